@@ -1,0 +1,108 @@
+"""The uniform driver interface: sensors return named readings, actuators apply values.
+
+A :class:`Sensor` returns a ``dict`` of named, typed readings whose units are declared once in
+``QUANTITIES``; an :class:`Actuator` accepts a value, returns the state it applied, and knows
+its safe state.  Hardware faults are :class:`drivers.errors.HardwareError`; everything else is
+a bug.  Drivers are context managers and ``close()`` is idempotent.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import ClassVar, Self
+
+ReadingValue = float | int | bool
+Reading = dict[str, ReadingValue]
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One reading a sensor produces: its Python type and unit ("" for dimensionless)."""
+
+    kind: type[float] | type[int] | type[bool]
+    unit: str
+    description: str = ""
+
+
+class Device(abc.ABC):  # noqa: B024 - abstract through Sensor and Actuator
+    """What sensors and actuators share: a registry name, a lifecycle and a repr."""
+
+    #: The name a model file uses (``driver: bme280``); set by each concrete driver.
+    NAME: ClassVar[str] = ""
+
+    _closed: bool = False
+
+    def close(self) -> None:
+        """Release pins and buses. Idempotent."""
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._closed
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def describe(self) -> str:
+        """Where the device is (``bus 1, address 0x76`` or ``pin GPIO17``), for messages."""
+        return type(self).__name__
+
+
+class Sensor(Device):
+    """A source of readings."""
+
+    #: Reading name -> quantity; ``read()`` returns exactly these keys.
+    QUANTITIES: ClassVar[Mapping[str, Quantity]] = {}
+
+    @abc.abstractmethod
+    def read(self) -> Reading:
+        """Take one measurement now.
+
+        Returns every quantity in ``QUANTITIES``.  Raises :class:`HardwareError` (or a subclass)
+        when the hardware cannot answer; the driver stays usable for the next call.
+        """
+
+    def reinitialize(self) -> None:
+        """Bring the device back after a fault (re-probe, re-send configuration).
+
+        The runtime calls this before retrying a sensor that failed.  The default does nothing.
+        """
+
+
+class Actuator(Device):
+    """A sink of commands with a declared safe state."""
+
+    @abc.abstractmethod
+    def apply(self, value: ReadingValue) -> ReadingValue:
+        """Drive the output to ``value`` and return the state actually applied.
+
+        Raises :class:`drivers.errors.DriverConfigError` (a ``ValueError``) for a value the
+        actuator cannot take, leaving the output as it was, and :class:`HardwareError` when the
+        hardware fails.
+        """
+
+    @property
+    @abc.abstractmethod
+    def state(self) -> ReadingValue:
+        """The value last applied (what the output is doing now)."""
+
+    @property
+    @abc.abstractmethod
+    def safe_state(self) -> ReadingValue:
+        """The value :meth:`make_safe` applies: off, closed, zero."""
+
+    def make_safe(self) -> ReadingValue:
+        """Apply the safe state; used at start, at shutdown and when the cloud is lost."""
+        return self.apply(self.safe_state)
