@@ -12,7 +12,12 @@ import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from drivers.errors import DriverConfigError
+
+if TYPE_CHECKING:
+    from drivers.sim.physics import PhysicalSource
 
 ReadingValue = float | int | bool
 Reading = dict[str, ReadingValue]
@@ -54,6 +59,16 @@ class Device(abc.ABC):  # noqa: B024 - abstract through Sensor and Actuator
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @classmethod
+    def simulated(cls, *, physics: PhysicalSource | None = None, **options: Any) -> Self:
+        """Build this driver over simulated hardware, as ``--simulate`` does.
+
+        I2C drivers attach their chip model to a simulated bus, GPIO drivers use gpiozero's
+        ``MockFactory``; ``physics`` supplies the physical values simulated sensors report
+        (``drivers.sim.physics``).  Drivers without a simulator raise DriverConfigError.
+        """
+        raise DriverConfigError(f"driver {cls.NAME!r} has no simulator")
 
     def describe(self) -> str:
         """Where the device is (``bus 1, address 0x76`` or ``pin GPIO17``), for messages."""

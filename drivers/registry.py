@@ -21,9 +21,13 @@ from drivers.errors import UnknownDriver
 
 ENTRY_POINT_GROUP = "iotcs_hw.drivers"
 
-# name -> "module:Class" for the drivers shipped here; imported on first use so that importing
-# ``drivers`` does not import gpiozero or smbus2.
+# Catalog modules of the driver families shipped here, each a ``DRIVERS`` table of
+# name -> "module:Class"; classes are imported on first use, so importing ``drivers`` does not
+# import gpiozero or smbus2.
+_CATALOGS = ("drivers.i2c.catalog", "drivers.gpio.catalog", "drivers.onewire.catalog")
 _BUILTIN: dict[str, str] = {}
+for _catalog in _CATALOGS:
+    _BUILTIN.update(importlib.import_module(_catalog).DRIVERS)
 _loaded: dict[str, type[Device]] = {}
 _lock = threading.Lock()
 

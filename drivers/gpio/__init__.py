@@ -1,0 +1,1 @@
+"""gpio drivers (see drivers/gpio/catalog.py for the names they register)."""

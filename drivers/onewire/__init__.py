@@ -1,0 +1,1 @@
+"""onewire drivers (see drivers/onewire/catalog.py for the names they register)."""
