@@ -21,19 +21,10 @@ from iotcs_hw.messaging import (
     data_message,
 )
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
-
-
-def oracle_outputs() -> dict[str, object]:
-    path = VECTORS / "oracle-js-outputs.json"
-    if not path.exists():
-        pytest.skip(f"{path} is not present")
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
-
 
 @pytest.mark.parametrize("key", ["msg", "alert", "resp"])
-def test_oracle_envelopes_parse_and_round_trip(key: str) -> None:
-    raw = oracle_outputs()[key]
+def test_oracle_envelopes_parse_and_round_trip(key: str, vectors_dir: Path) -> None:
+    raw = json.loads((vectors_dir / "oracle-js-outputs.json").read_text())[key]
     obj = json.loads(raw) if isinstance(raw, str) else raw
     msg = Message.from_json(obj, require_address=key != "alert")
     again = Message.from_json(msg.to_json(), require_address=key != "alert")
