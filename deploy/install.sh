@@ -296,7 +296,19 @@ install_runtime() {
         say "reusing $VENV"
     fi
     act "$VENV/bin/python" -m pip install --quiet --upgrade "$spec"
-    place "$SCRIPT_DIR/README.md" "$PREFIX/share/README.md" 0644 root root
+}
+
+# A copy of this script and what it installs, for later upgrades and --uninstall:
+# sudo /opt/iotcs-hw/share/deploy/install.sh --uninstall
+install_deploy_copy() {
+    local f
+    for f in install.sh firstboot.sh README.md systemd/iotcs-hw.service systemd/iotcs-hw@.service \
+        sysusers.d/iotcs-hw.conf tmpfiles.d/iotcs-hw.conf; do
+        case $f in
+        *.sh) place "$SCRIPT_DIR/$f" "$PREFIX/share/deploy/$f" 0755 root root ;;
+        *) place "$SCRIPT_DIR/$f" "$PREFIX/share/deploy/$f" 0644 root root ;;
+        esac
+    done
 }
 
 # Which interfaces the model file needs: I2C when it names I2C buses or chip addresses, SPI for
@@ -515,6 +527,7 @@ main() {
     install_packages
     install_account_and_dirs
     install_runtime
+    install_deploy_copy
     enable_interfaces
     install_units
     install_model
@@ -523,6 +536,8 @@ main() {
     enable_service
     if [ "$REBOOT_NEEDED" = 1 ]; then
         say "reboot for the new interface settings to take effect: sudo reboot"
+        # Debian's reboot flag; the cloud-init first boot reboots once when it is there.
+        [ -n "$ROOT" ] || act touch /run/reboot-required
     fi
     say "done"
 }

@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# CI checks of deploy/: everything about putting iotcs-hw on a Pi that can be checked without one.
+#
+#   deploy/ci-checks.sh                 install the Debian tools, run every check on the real
+#                                       files, then pytest tests/deploy (the broken-file cases)
+#   deploy/ci-checks.sh CHECK FILE...   run one check on the given files (the tests use this):
+#     lint SCRIPT...                    shellcheck, warnings and all
+#     verify UNIT...                    systemd-analyze verify, ExecStart pointed at a stub;
+#                                       any output at all is a failure
+#     security UNIT...                  systemd-analyze security --offline=yes --threshold=20
+#                                       (exposure must be <= 2.0)
+#     user-data FILE...                 cloud-init schema
+#     network-config FILE...            must parse as YAML with a network.version 2 mapping
+#     scratch-install                   install.sh --root into a scratch root; asserts what it places
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly REPO
+readonly DEPLOY=$REPO/deploy
+readonly THRESHOLD=20
+
+step() { printf '\n--> %s\n' "$*"; }
+fail() {
+    printf 'ci-checks: FAIL: %s\n' "$*" >&2
+    exit 1
+}
+
+python_with_yaml() {
+    local py
+    for py in "$REPO/.venv/bin/python" /usr/bin/python3 python3; do
+        if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import yaml' 2>/dev/null; then
+            printf '%s\n' "$py"
+            return 0
+        fi
+    done
+    fail "no Python with PyYAML (apt-get install python3-yaml)"
+}
+
+install_tools() {
+    local missing=()
+    command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+    command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+    command -v cloud-init >/dev/null 2>&1 || missing+=(cloud-init)
+    /usr/bin/python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
+    if [ "${#missing[@]}" -eq 0 ]; then
+        echo "tools present: shellcheck, systemd-analyze, cloud-init, python3-yaml"
+        return 0
+    fi
+    [ "$(id -u)" = 0 ] || fail "missing ${missing[*]} and not root to apt-get install them"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+check_shellcheck() {
+    shellcheck --shell=bash --severity=style "$@"
+    echo "shellcheck: $# scripts clean"
+}
+
+# systemd-analyze verify needs an existing ExecStart binary: point it at a stub. Units are
+# copied (templates also as an instance) into a scratch directory and verified by path.
+check_verify() {
+    local tmp unit out name
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' RETURN
+    printf '#!/bin/sh\nexit 0\n' >"$tmp/iotcs-hw-stub"
+    chmod +x "$tmp/iotcs-hw-stub"
+    for unit in "$@"; do
+        name=$(basename "$unit")
+        sed -E "s#^ExecStart=[^ ]+#ExecStart=$tmp/iotcs-hw-stub#" "$unit" >"$tmp/$name"
+        case $name in *@.service) cp "$tmp/$name" "$tmp/${name%@.service}@ci.service" ;; esac
+    done
+    for unit in "$tmp"/*.service; do
+        out=$(systemd-analyze verify --man=no "$unit" 2>&1) || {
+            printf '%s\n' "$out" >&2
+            fail "systemd-analyze verify failed on $(basename "$unit")"
+        }
+        if [ -n "$out" ]; then
+            printf '%s\n' "$out" >&2
+            fail "systemd-analyze verify printed warnings for $(basename "$unit")"
+        fi
+        echo "verify: $(basename "$unit") clean"
+    done
+}
+
+check_security() {
+    local tmp unit name target
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' RETURN
+    for unit in "$@"; do
+        name=$(basename "$unit")
+        target=$tmp/$name
+        case $name in *@.service) target=$tmp/${name%@.service}@ci.service ;; esac
+        cp "$unit" "$target"
+        if ! systemd-analyze security --offline=yes --threshold="$THRESHOLD" --no-pager "$target" >"$tmp/report" 2>&1; then
+            grep -E '✗|exposure' "$tmp/report" >&2 || cat "$tmp/report" >&2
+            fail "$name: exposure above $((THRESHOLD / 10)).$((THRESHOLD % 10))"
+        fi
+        echo "security: $(grep -o 'exposure level for .*' "$tmp/report")"
+    done
+}
+
+check_user_data() {
+    local f
+    for f in "$@"; do
+        cloud-init schema --config-file "$f" || fail "cloud-init schema rejects $f"
+    done
+}
+
+check_network_config() {
+    "$(python_with_yaml)" - "$@" <<'EOF' || fail "network-config check failed"
+import sys
+import yaml
+
+bad = 0
+for path in sys.argv[1:]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
+    except yaml.YAMLError as exc:
+        print(f"{path}: not YAML: {exc}", file=sys.stderr)
+        bad += 1
+        continue
+    net = doc.get("network", doc) if isinstance(doc, dict) else None
+    if not isinstance(net, dict) or net.get("version") != 2:
+        print(f"{path}: expected a netplan version 2 mapping (network: {{version: 2, ...}})",
+              file=sys.stderr)
+        bad += 1
+        continue
+    print(f"network-config: {path} parses (version 2: {', '.join(k for k in net if k != 'version')})")
+sys.exit(1 if bad else 0)
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------
+# install.sh into a scratch root: the files it places, their modes and owners, idempotence.
+
+expect_file() {
+    local root=$1 path=$2 mode=$3 owner=$4
+    [ -f "$root$path" ] || fail "scratch install: $path missing"
+    local got
+    got=$(stat -c '%a %u:%g' "$root$path")
+    [ "$got" = "$mode $owner" ] || fail "scratch install: $path is '$got', expected '$mode $owner'"
+    echo "placed: $path ($got)"
+}
+
+uid_in() { awk -F: -v n="$2" '$1 == n { print $3 }' "$1/etc/$3"; }
+
+check_scratch_install() {
+    local tmp root model bin
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' RETURN
+    root=$tmp/root
+    mkdir -p "$root/etc" "$root/boot/firmware"
+    printf 'PRETTY_NAME="Raspberry Pi OS (trixie)"\nID=debian\nVERSION_CODENAME=trixie\n' >"$root/etc/os-release"
+    printf '# Raspberry Pi config.txt\ndtparam=audio=on\n' >"$root/boot/firmware/config.txt"
+    printf 'secret\n' >"$tmp/password"
+    printf 'provisioning store\n' >"$tmp/device.store"
+
+    local args=(--root "$root" --arch arm64 --interfaces "i2c,spi,onewire" --password-file "$tmp/password")
+    bin=${IOTCS_HW_BIN:-$REPO/.venv/bin/iotcs-hw}
+    model=$REPO/device_models/greenhouse.yaml
+    local with_model=0
+    if [ -f "$model" ] && [ -x "$bin" ]; then
+        # The example model file, with its store moved to where the service may write it.
+        "$(python_with_yaml)" - "$model" "$tmp/model.yaml" <<'EOF'
+import sys
+import yaml
+
+with open(sys.argv[1], encoding="utf-8") as f:
+    doc = yaml.safe_load(f)
+store = doc.get("store")
+if isinstance(store, dict):
+    store["path"] = "/var/lib/iotcs-hw/device.store"
+else:
+    doc["store"] = {"path": "/var/lib/iotcs-hw/device.store"}
+with open(sys.argv[2], "w", encoding="utf-8") as f:
+    yaml.safe_dump(doc, f, sort_keys=False)
+EOF
+        args+=(--model "$tmp/model.yaml" --store "$tmp/device.store")
+        with_model=1
+    else
+        echo "scratch install: no $model or no $bin yet: installing without a model file"
+    fi
+
+    IOTCS_HW_BIN=$bin bash "$DEPLOY/install.sh" --dry-run "${args[@]}" >"$tmp/dry.log" 2>&1 ||
+        { cat "$tmp/dry.log" >&2; fail "install.sh --dry-run failed"; }
+    [ "$(find "$root" -newer "$root/etc/os-release" | wc -l)" = 0 ] ||
+        fail "install.sh --dry-run changed the scratch root"
+    echo "dry run: changed nothing"
+
+    IOTCS_HW_BIN=$bin bash "$DEPLOY/install.sh" "${args[@]}" >"$tmp/install.log" 2>&1 ||
+        { cat "$tmp/install.log" >&2; fail "install.sh --root failed"; }
+    local u g
+    u=$(uid_in "$root" iotcs-hw passwd)
+    g=$(uid_in "$root" iotcs-hw group)
+    if [ -z "$u" ] || [ -z "$g" ]; then fail "scratch install: no iotcs-hw user/group in $root/etc/passwd"; fi
+    for grp in gpio i2c spi; do
+        grep -Eq "^$grp:[^:]*:[0-9]+:(.*,)?iotcs-hw(,|$)" "$root/etc/group" ||
+            fail "scratch install: iotcs-hw is not in group $grp"
+    done
+    expect_file "$root" /usr/local/lib/systemd/system/iotcs-hw.service 644 0:0
+    expect_file "$root" /usr/local/lib/systemd/system/iotcs-hw@.service 644 0:0
+    expect_file "$root" /usr/local/lib/sysusers.d/iotcs-hw.conf 644 0:0
+    expect_file "$root" /usr/local/lib/tmpfiles.d/iotcs-hw.conf 644 0:0
+    expect_file "$root" /etc/iotcs-hw/store-password 600 0:0
+    expect_file "$root" /etc/modules-load.d/iotcs-hw.conf 644 0:0
+    expect_file "$root" /opt/iotcs-hw/share/deploy/install.sh 755 0:0
+    if [ "$with_model" = 1 ]; then
+        expect_file "$root" /etc/iotcs-hw/model.yaml 640 "0:$g"
+        expect_file "$root" /var/lib/iotcs-hw/device.store 600 "$u:$g"
+    fi
+    [ "$(stat -c '%a %u:%g' "$root/etc/iotcs-hw")" = "750 0:$g" ] || fail "scratch install: /etc/iotcs-hw mode/owner"
+    [ "$(stat -c '%a %u:%g' "$root/var/lib/iotcs-hw")" = "700 $u:$g" ] || fail "scratch install: /var/lib/iotcs-hw mode/owner"
+    [ -L "$root/etc/systemd/system/multi-user.target.wants/iotcs-hw.service" ] ||
+        fail "scratch install: iotcs-hw.service not enabled"
+    local line
+    for line in dtparam=i2c_arm=on dtparam=spi=on dtoverlay=w1-gpio; do
+        [ "$(grep -c "^$line\$" "$root/boot/firmware/config.txt")" = 1 ] ||
+            fail "scratch install: config.txt lacks '$line'"
+    done
+    echo "config.txt: i2c, spi and 1-Wire enabled; user, units, directories and credential in place"
+
+    cp -a "$root" "$tmp/before"
+    IOTCS_HW_BIN=$bin bash "$DEPLOY/install.sh" "${args[@]}" >"$tmp/again.log" 2>&1 ||
+        { cat "$tmp/again.log" >&2; fail "install.sh --root failed on the second run"; }
+    diff -r --no-dereference "$tmp/before" "$root" >&2 || fail "install.sh is not idempotent: the second run changed files"
+    echo "second run: nothing changed"
+}
+
+run_all() {
+    step "tools"
+    install_tools
+    step "shellcheck"
+    local scripts=()
+    mapfile -t scripts < <(find "$DEPLOY" -type f -name '*.sh' | sort)
+    check_shellcheck "${scripts[@]}"
+    step "systemd-analyze verify (ExecStart stubbed)"
+    check_verify "$DEPLOY"/systemd/*.service
+    step "systemd-analyze security --offline=yes --threshold=$THRESHOLD"
+    check_security "$DEPLOY"/systemd/*.service
+    step "cloud-init schema"
+    check_user_data "$DEPLOY/cloud-init/user-data"
+    step "network-config"
+    check_network_config "$DEPLOY/cloud-init/network-config"
+    step "install.sh into a scratch root"
+    check_scratch_install
+    step "pytest tests/deploy (broken-file cases, with the tools installed)"
+    local py=$REPO/.venv/bin/python
+    [ -x "$py" ] || py=python3
+    (cd "$REPO" && "$py" -m pytest -q tests/deploy -rs)
+}
+
+if [ "$#" -eq 0 ]; then
+    run_all
+    exit 0
+fi
+check=$1
+shift
+case $check in
+lint) check_shellcheck "$@" ;;
+verify) check_verify "$@" ;;
+security) check_security "$@" ;;
+user-data) check_user_data "$@" ;;
+network-config) check_network_config "$@" ;;
+scratch-install) check_scratch_install ;;
+*) fail "unknown check '$check' (see the top of $0)" ;;
+esac
