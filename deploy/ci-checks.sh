@@ -11,7 +11,8 @@
 #                                       (exposure must be <= 2.0)
 #     user-data FILE...                 cloud-init schema
 #     network-config FILE...            must parse as YAML with a network.version 2 mapping
-#     scratch-install                   install.sh --root into a scratch root; asserts what it places
+#     scratch-install [INSTALL_SH]      install.sh --root into a scratch root; asserts what it
+#                                       places (INSTALL_SH: another copy, default deploy/install.sh)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -146,6 +147,7 @@ expect_file() {
 uid_in() { awk -F: -v n="$2" '$1 == n { print $3 }' "$1/etc/$3"; }
 
 check_scratch_install() {
+    local install_sh=${1:-$DEPLOY/install.sh}
     local tmp root model bin
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' RETURN
@@ -182,13 +184,14 @@ EOF
         echo "scratch install: no $model or no $bin yet: installing without a model file"
     fi
 
-    IOTCS_HW_BIN=$bin bash "$DEPLOY/install.sh" --dry-run "${args[@]}" >"$tmp/dry.log" 2>&1 ||
+    listing() { find "$root" -printf '%p %m %U:%G %s %T@ %l\n' | sort; }
+    listing >"$tmp/listing.before"
+    IOTCS_HW_BIN=$bin bash "$install_sh" --dry-run "${args[@]}" >"$tmp/dry.log" 2>&1 ||
         { cat "$tmp/dry.log" >&2; fail "install.sh --dry-run failed"; }
-    [ "$(find "$root" -newer "$root/etc/os-release" | wc -l)" = 0 ] ||
-        fail "install.sh --dry-run changed the scratch root"
+    listing | diff "$tmp/listing.before" - >&2 || fail "install.sh --dry-run changed the scratch root"
     echo "dry run: changed nothing"
 
-    IOTCS_HW_BIN=$bin bash "$DEPLOY/install.sh" "${args[@]}" >"$tmp/install.log" 2>&1 ||
+    IOTCS_HW_BIN=$bin bash "$install_sh" "${args[@]}" >"$tmp/install.log" 2>&1 ||
         { cat "$tmp/install.log" >&2; fail "install.sh --root failed"; }
     local u g
     u=$(uid_in "$root" iotcs-hw passwd)
@@ -221,7 +224,7 @@ EOF
     echo "config.txt: i2c, spi and 1-Wire enabled; user, units, directories and credential in place"
 
     cp -a "$root" "$tmp/before"
-    IOTCS_HW_BIN=$bin bash "$DEPLOY/install.sh" "${args[@]}" >"$tmp/again.log" 2>&1 ||
+    IOTCS_HW_BIN=$bin bash "$install_sh" "${args[@]}" >"$tmp/again.log" 2>&1 ||
         { cat "$tmp/again.log" >&2; fail "install.sh --root failed on the second run"; }
     diff -r --no-dereference "$tmp/before" "$root" >&2 || fail "install.sh is not idempotent: the second run changed files"
     echo "second run: nothing changed"
@@ -262,6 +265,6 @@ verify) check_verify "$@" ;;
 security) check_security "$@" ;;
 user-data) check_user_data "$@" ;;
 network-config) check_network_config "$@" ;;
-scratch-install) check_scratch_install ;;
+scratch-install) check_scratch_install "$@" ;;
 *) fail "unknown check '$check' (see the top of $0)" ;;
 esac
