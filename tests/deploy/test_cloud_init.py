@@ -1,0 +1,120 @@
+"""render.sh fills the cloud-init templates into files cloud-init accepts, byte for byte."""
+
+from __future__ import annotations
+
+import base64
+import io
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+CLOUD_INIT_DIR = Path(__file__).resolve().parents[2] / "deploy" / "cloud-init"
+RENDER = CLOUD_INIT_DIR / "render.sh"
+FIRSTBOOT = "/var/lib/iotcs-hw-firstboot"
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkZ admin@laptop"
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> dict[str, Path]:
+    model = tmp_path / "model.yaml"
+    model.write_text("store: {path: /var/lib/iotcs-hw/device.store}\n\ndevices: []  # empty\n")
+    store = tmp_path / "device.store"
+    store.write_bytes(b"#serverUri=https://iot.example.com:443\r\nAAECAwQ=\r\n")
+    password = tmp_path / "pw"
+    password.write_bytes(b'pa"ss\\w&rd $HOME\n')
+    wheel = tmp_path / "iotcs_hw-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"PK\x03\x04 not really a wheel")
+    return {"model": model, "store": store, "password": password, "wheel": wheel}
+
+
+def render(sh: Runner, out: Path, inputs: dict[str, Path], *extra: str):
+    return sh([
+        "bash", RENDER, "--out", out, "--model", inputs["model"], "--store", inputs["store"],
+        "--password-file", inputs["password"], "--wheel", inputs["wheel"], "--ssh-key", SSH_KEY,
+        *extra,
+    ])  # fmt: skip
+
+
+def test_render_embeds_model_store_password_and_bundle(
+    sh: Runner, tmp_path: Path, inputs: dict[str, Path]
+) -> None:
+    out = tmp_path / "bootfs"
+    ssid, wifi_password = 'Caf\u00e9 "Net" & co', 'se\\cr&et"12'
+    result = render(
+        sh, out, inputs, "--wifi-ssid", ssid, "--wifi-password", wifi_password,
+        "--country", "DE", "--hostname", "greenhouse-1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    user_data = (out / "user-data").read_text()
+    assert user_data.startswith("#cloud-config\n")
+    assert "__" not in user_data.replace("__...__", "")
+    doc = yaml.safe_load(user_data)
+    assert doc["hostname"] == "greenhouse-1"
+    assert doc["users"][0]["ssh_authorized_keys"] == [SSH_KEY]
+    files = {f["path"]: f for f in doc["write_files"]}
+    assert files[f"{FIRSTBOOT}/model.yaml"]["content"] == inputs["model"].read_text()
+    for name, key in (("device.store", "store"), ("store-password", "password")):
+        entry = files[f"{FIRSTBOOT}/{name}"]
+        assert entry["encoding"] == "b64"
+        assert base64.b64decode(entry["content"]) == inputs[key].read_bytes()
+    bundle = base64.b64decode(files[f"{FIRSTBOOT}/bundle.tar.gz"]["content"])
+    with tarfile.open(fileobj=io.BytesIO(bundle)) as tar:
+        names = set(tar.getnames())
+    assert {
+        "./deploy/install.sh",
+        "./deploy/firstboot.sh",
+        "./deploy/systemd/iotcs-hw.service",
+        "./iotcs_hw-0.1.0-py3-none-any.whl",
+    } <= names
+    net = yaml.safe_load((out / "network-config").read_text())["network"]
+    wlan = net["wifis"]["wlan0"]
+    assert wlan["regulatory-domain"] == "DE"
+    assert wlan["access-points"] == {ssid: {"password": wifi_password}}
+    meta = yaml.safe_load((out / "meta-data").read_text())
+    assert meta["instance-id"].startswith("iotcs-hw-")
+    assert meta["local-hostname"] == "greenhouse-1"
+
+
+def test_render_without_wifi_leaves_ethernet_only(
+    sh: Runner, tmp_path: Path, inputs: dict[str, Path]
+) -> None:
+    out = tmp_path / "bootfs"
+    assert render(sh, out, inputs).returncode == 0
+    net = yaml.safe_load((out / "network-config").read_text())["network"]
+    assert net == {"version": 2, "ethernets": {"eth0": {"dhcp4": True, "optional": True}}}
+
+
+def test_rendered_user_data_passes_the_cloud_init_schema(
+    sh: Runner, tmp_path: Path, inputs: dict[str, Path]
+) -> None:
+    if shutil.which("cloud-init") is None:
+        pytest.skip("cloud-init is not installed; deploy/ci-checks.sh installs it and runs this")
+    out = tmp_path / "bootfs"
+    assert render(sh, out, inputs).returncode == 0
+    result = sh(["cloud-init", "schema", "--config-file", out / "user-data"])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ssh-key", "hunter2"], "is not an OpenSSH public key"),
+        (["--country", "Germany"], "--country 'Germany'"),
+        (["--wifi-ssid", "home", "--wifi-password", "short"], "8 to 63 characters"),
+        (["--hostname", "Green_House"], "--hostname 'Green_House'"),
+    ],
+)
+def test_render_rejects_bad_input(
+    sh: Runner, tmp_path: Path, inputs: dict[str, Path], args: list[str], message: str
+) -> None:
+    out = tmp_path / "bootfs"
+    result = render(sh, out, inputs, *args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert not out.exists()
