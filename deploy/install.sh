@@ -39,6 +39,8 @@ Options:
   --arch ARCH           target architecture (default: dpkg --print-architecture)
   --root DIR            place files under DIR instead of / (scratch root or image build): no apt,
                         no venv, no live interface or service changes
+  --image               installing inside an image build (chroot; detected automatically):
+                        everything but live changes (raspi-config, starting the service)
   --uninstall           stop and remove the service and /opt/iotcs-hw (keeps /etc/iotcs-hw and
                         /var/lib/iotcs-hw; add --purge to remove them and the account too)
   --purge               with --uninstall: also remove configuration, state and store
@@ -118,7 +120,7 @@ root_id() {
 # Arguments
 
 MODEL="" STORE="" PASSWORD_FILE="" NAME="" WHEEL="" INTERFACES="auto" ARCH=""
-ROOT="" DRY_RUN=0 START=1 REPLACE_STORE=0 UNINSTALL=0 PURGE=0
+ROOT="" DRY_RUN=0 START=1 REPLACE_STORE=0 UNINSTALL=0 PURGE=0 IMAGE=0
 
 need_arg() {
     if [ "$#" -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value (see --help)"; fi
@@ -136,6 +138,7 @@ while [ "$#" -gt 0 ]; do
     --no-start) START=0; shift ;;
     --arch) need_arg "$@"; ARCH=$2; shift 2 ;;
     --root) need_arg "$@"; ROOT=$2; shift 2 ;;
+    --image) IMAGE=1; shift ;;
     --uninstall) UNINSTALL=1; shift ;;
     --purge) PURGE=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
@@ -144,6 +147,9 @@ while [ "$#" -gt 0 ]; do
     esac
 done
 
+if [ "$IMAGE" = 0 ] && systemd-detect-virt --chroot >/dev/null 2>&1; then
+    IMAGE=1
+fi
 if [ -n "$ROOT" ]; then
     [ -d "$ROOT" ] || die "--root $ROOT: no such directory"
     ROOT=$(cd "$ROOT" && pwd)
@@ -360,7 +366,7 @@ enable_interfaces() {
     fi
     say "interfaces the model file needs: $WANTED"
     local i
-    if [ -z "$ROOT" ] && command -v raspi-config >/dev/null 2>&1; then
+    if [ -z "$ROOT" ] && [ "$IMAGE" = 0 ] && command -v raspi-config >/dev/null 2>&1; then
         for i in $WANTED; do
             act raspi-config nonint "do_$i" 0
         done
@@ -471,6 +477,11 @@ enable_service() {
         act systemctl --root="$ROOT" enable "$UNIT"
         return 0
     fi
+    if [ "$IMAGE" = 1 ]; then
+        act systemctl enable "$UNIT"
+        say "image build: $UNIT starts on first boot"
+        return 0
+    fi
     act systemctl daemon-reload
     act systemctl enable "$UNIT"
     if [ "$START" = 0 ]; then
@@ -518,7 +529,7 @@ main() {
     check_arch
     check_inputs
     [ "$DRY_RUN" = 0 ] || say "dry run: nothing will be changed"
-    say "target: $OS_PRETTY ($OS_CODENAME, $ARCH) at '${ROOT:-/}', unit $UNIT"
+    say "target: $OS_PRETTY ($OS_CODENAME, $ARCH) at '${ROOT:-/}', unit $UNIT$([ "$IMAGE" = 0 ] || echo ', image build')"
     if [ "$UNINSTALL" = 1 ]; then
         uninstall
         return 0
@@ -537,7 +548,7 @@ main() {
     if [ "$REBOOT_NEEDED" = 1 ]; then
         say "reboot for the new interface settings to take effect: sudo reboot"
         # Debian's reboot flag; the cloud-init first boot reboots once when it is there.
-        [ -n "$ROOT" ] || act touch /run/reboot-required
+        [ -n "$ROOT" ] || [ "$IMAGE" = 1 ] || act touch /run/reboot-required
     fi
     say "done"
 }

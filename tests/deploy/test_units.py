@@ -83,6 +83,7 @@ def test_template_differs_from_the_unit_only_in_instance_paths() -> None:
     differing = {k for k in single if single[k] != template[k]}
     assert differing == {
         ("Unit", "Description"),
+        ("Unit", "ConditionPathExists"),
         ("Service", "ExecStart"),
         ("Service", "StateDirectory"),
         ("Service", "RuntimeDirectory"),
