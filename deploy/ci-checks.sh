@@ -11,6 +11,7 @@
 #                                       (exposure must be <= 2.0)
 #     user-data FILE...                 cloud-init schema
 #     network-config FILE...            must parse as YAML with a network.version 2 mapping
+#     image-layer LAYER...              rpi-image-gen layer: YAML parses, hooks pass shellcheck -s sh
 #     scratch-install [INSTALL_SH]      install.sh --root into a scratch root; asserts what it
 #                                       places (INSTALL_SH: another copy, default deploy/install.sh)
 set -euo pipefail
@@ -132,6 +133,39 @@ sys.exit(1 if bad else 0)
 EOF
 }
 
+# The rpi-image-gen layer cannot be built here (it needs an arm64 host): check what can be checked.
+check_image_layer() {
+    local tmp layer
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' RETURN
+    for layer in "$@"; do
+        rm -f "$tmp"/hook-*.sh
+        "$(python_with_yaml)" - "$layer" "$tmp" <<'EOF' || fail "$layer is not a valid layer"
+import sys
+import yaml
+
+path, out = sys.argv[1], sys.argv[2]
+with open(path, encoding="utf-8") as f:
+    text = f.read()
+if "# METABEGIN" not in text or "# METAEND" not in text:
+    sys.exit(f"{path}: no METABEGIN/METAEND header")
+try:
+    doc = yaml.safe_load(text)
+except yaml.YAMLError as exc:
+    sys.exit(f"{path}: not YAML: {exc}")
+hooks = [h for kind, hs in (doc.get("mmdebstrap") or {}).items() if kind.endswith("-hooks") for h in hs]
+if not hooks:
+    sys.exit(f"{path}: no mmdebstrap hooks")
+for i, hook in enumerate(hooks):
+    with open(f"{out}/hook-{i}.sh", "w", encoding="utf-8") as f:
+        f.write("#!/bin/sh\n" + hook + "\n")
+EOF
+        # IGconf_* variables are set by rpi-image-gen from the layer's X-Env-Var lines.
+        shellcheck --shell=sh --exclude=SC2154 "$tmp"/hook-*.sh || fail "$layer: hook fails shellcheck"
+        echo "image layer: $layer parses, hooks clean"
+    done
+}
+
 # ---------------------------------------------------------------------------------------------
 # install.sh into a scratch root: the files it places, their modes and owners, idempotence.
 
@@ -245,6 +279,8 @@ run_all() {
     check_user_data "$DEPLOY/cloud-init/user-data"
     step "network-config"
     check_network_config "$DEPLOY/cloud-init/network-config"
+    step "rpi-image-gen layer"
+    check_image_layer "$DEPLOY"/image/layer/*.yaml
     step "install.sh into a scratch root"
     check_scratch_install
     step "pytest tests/deploy (broken-file cases, with the tools installed)"
@@ -265,6 +301,7 @@ verify) check_verify "$@" ;;
 security) check_security "$@" ;;
 user-data) check_user_data "$@" ;;
 network-config) check_network_config "$@" ;;
+image-layer) check_image_layer "$@" ;;
 scratch-install) check_scratch_install "$@" ;;
 *) fail "unknown check '$check' (see the top of $0)" ;;
 esac

@@ -180,3 +180,29 @@ def test_scratch_install_fails_when_install_sh_places_a_wrong_mode(
     result = ci_check("scratch-install", install)
     assert result.returncode != 0
     assert "/etc/iotcs-hw/store-password is '644 0:0', expected '600 0:0'" in result.stderr
+
+
+# --- rpi-image-gen layer ---------------------------------------------------------------------
+
+LAYER = DEPLOY_DIR / "image" / "layer" / "iotcs-hw.yaml"
+
+
+def test_image_layer_passes(ci_check: Runner, need: Need) -> None:
+    need("shellcheck", "apt-get install shellcheck")
+    result = ci_check("image-layer", LAYER)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_image_layer_fails_on_a_hook_with_a_bash_only_construct(
+    ci_check: Runner, need: Need, tmp_path: Path
+) -> None:
+    need("shellcheck", "apt-get install shellcheck")
+    broken = _broken(
+        tmp_path,
+        LAYER,
+        'if [ -n "${IGconf_iotcshw_model:-}" ]',
+        'if [[ -n "${IGconf_iotcshw_model:-}" ]]',
+    )
+    result = ci_check("image-layer", broken)
+    assert result.returncode != 0
+    assert "SC3010" in result.stdout
