@@ -15,6 +15,8 @@ Usage: deploy/cloud-init/render.sh --out DIR --model FILE --store FILE --passwor
                                    --ssh-key KEY_OR_FILE [OPTIONS]
 
 Writes DIR/user-data, DIR/network-config and DIR/meta-data (DIR may be the mounted bootfs).
+With --bookworm (Raspberry Pi OS Bookworm has no cloud-init), writes DIR/iotcs-hw-firstboot/
+instead: the same files unpacked, installed on first boot by iotcs-hw-firstboot.service.
 
 Required:
   --out DIR             where to write the three files
@@ -22,6 +24,7 @@ Required:
   --store FILE          the device's trusted-assets store (provisioning file)
   --password-file FILE  the store password
   --ssh-key KEY|FILE    public key (or a .pub file) for the administrator account
+                        (not with --bookworm: Raspberry Pi Imager sets up users there)
 Options:
   --wifi-ssid NAME      Wi-Fi network (without it the wifis block is removed: Ethernet only)
   --wifi-password PASS  Wi-Fi passphrase
@@ -29,6 +32,7 @@ Options:
   --hostname NAME       default iotcs-hw
   --user NAME           administrator account (default iotcs-admin)
   --wheel FILE          iotcs-hw wheel (default: built from this checkout with pip wheel)
+  --bookworm            write the iotcs-hw-firstboot/ folder for Bookworm instead
   -h, --help            this text
 EOF
 }
@@ -39,10 +43,11 @@ die() {
 }
 
 OUT="" MODEL="" STORE="" PASSWORD_FILE="" SSH_KEY="" WIFI_SSID="" WIFI_PASSWORD=""
-COUNTRY=GB HOSTNAME_=iotcs-hw ADMIN=iotcs-admin WHEEL=""
+COUNTRY=GB HOSTNAME_=iotcs-hw ADMIN=iotcs-admin WHEEL="" BOOKWORM=0
 while [ "$#" -gt 0 ]; do
     case $1 in
     -h | --help) usage; exit 0 ;;
+    --bookworm) BOOKWORM=1; shift; continue ;;
     --*)
         [ "$#" -ge 2 ] || die "$1 needs a value (see --help)"
         case $1 in
@@ -70,9 +75,11 @@ for f in MODEL STORE PASSWORD_FILE; do
     [ -n "${!f}" ] || die "--$(tr '[:upper:]_' '[:lower:]-' <<<"$f") is required"
     [ -r "${!f}" ] || die "cannot read '${!f}'"
 done
-[ -n "$SSH_KEY" ] || die "--ssh-key is required (the Pi gets no password login)"
-[ ! -f "$SSH_KEY" ] || SSH_KEY=$(head -n 1 "$SSH_KEY")
-case $SSH_KEY in ssh-* | ecdsa-*) ;; *) die "--ssh-key: '$SSH_KEY' is not an OpenSSH public key" ;; esac
+if [ "$BOOKWORM" = 0 ]; then
+    [ -n "$SSH_KEY" ] || die "--ssh-key is required (the Pi gets no password login)"
+    [ ! -f "$SSH_KEY" ] || SSH_KEY=$(head -n 1 "$SSH_KEY")
+    case $SSH_KEY in ssh-* | ecdsa-*) ;; *) die "--ssh-key: '$SSH_KEY' is not an OpenSSH public key" ;; esac
+fi
 [[ $COUNTRY =~ ^[A-Z]{2}$ ]] || die "--country '$COUNTRY': two capital letters, e.g. GB, DE, US"
 [[ $HOSTNAME_ =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]] || die "--hostname '$HOSTNAME_': lower-case letters, digits and '-'"
 [[ $ADMIN =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "--user '$ADMIN': not a valid user name"
@@ -94,6 +101,19 @@ else
     [ -r "$WHEEL" ] || die "cannot read '$WHEEL'"
     case $(basename "$WHEEL") in iotcs_hw-*.whl) ;; *) die "--wheel '$WHEEL' is not an iotcs_hw-*.whl" ;; esac
     cp "$WHEEL" "$work/bundle/"
+fi
+cp "$HERE/iotcs-hw-firstboot.service" "$work/bundle/deploy/"
+
+if [ "$BOOKWORM" = 1 ]; then
+    dest=$OUT/iotcs-hw-firstboot
+    mkdir -p "$dest"
+    rm -rf "$dest/bundle"
+    cp -r "$work/bundle" "$dest/bundle"
+    cp "$MODEL" "$dest/model.yaml"
+    cp "$STORE" "$dest/device.store"
+    cp "$PASSWORD_FILE" "$dest/store-password"
+    echo "$PROG: wrote $dest (enable iotcs-hw-firstboot.service from firstrun.sh: deploy/README.md)"
+    exit 0
 fi
 tar -czf "$work/bundle.tar.gz" -C "$work/bundle" .
 base64 -w 0 "$work/bundle.tar.gz" >"$work/bundle.b64"

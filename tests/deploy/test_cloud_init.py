@@ -118,3 +118,24 @@ def test_render_rejects_bad_input(
     assert result.returncode == 1
     assert message in result.stderr
     assert not out.exists()
+
+
+def test_render_for_bookworm_writes_the_first_boot_folder(
+    sh: Runner, tmp_path: Path, inputs: dict[str, Path]
+) -> None:
+    out = tmp_path / "bootfs"
+    result = sh([
+        "bash", RENDER, "--bookworm", "--out", out, "--model", inputs["model"],
+        "--store", inputs["store"], "--password-file", inputs["password"],
+        "--wheel", inputs["wheel"],
+    ])  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    folder = out / "iotcs-hw-firstboot"
+    assert (folder / "store-password").read_bytes() == inputs["password"].read_bytes()
+    assert (folder / "device.store").read_bytes() == inputs["store"].read_bytes()
+    assert (folder / "model.yaml").read_bytes() == inputs["model"].read_bytes()
+    bundle = folder / "bundle"
+    assert (bundle / "iotcs_hw-0.1.0-py3-none-any.whl").is_file()
+    unit = (bundle / "deploy" / "iotcs-hw-firstboot.service").read_text()
+    assert "/boot/firmware/iotcs-hw-firstboot/bundle/deploy/firstboot.sh" in unit
+    assert not (out / "user-data").exists()
