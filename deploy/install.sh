@@ -296,10 +296,14 @@ install_runtime() {
     fi
     local spec=${WHEEL:-$SCRIPT_DIR/..}
     [ "$NEED_PIP_LGPIO" = 0 ] || spec="${spec}[pi]"
-    if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+    # Rebuild when the system's Python changed (Bookworm 3.11 -> Trixie 3.13) or the venv broke.
+    local version='import sys; print("%d.%d" % sys.version_info[:2])' have="" want
+    want=$(python3 -c "$version")
+    [ ! -x "$VENV/bin/python" ] || have=$("$VENV/bin/python" -c "$version" 2>/dev/null || true)
+    if [ "$have" != "$want" ]; then
         act python3 -m venv --system-site-packages --clear "$VENV"
     else
-        say "reusing $VENV"
+        say "reusing $VENV (Python $have)"
     fi
     act "$VENV/bin/python" -m pip install --quiet --upgrade "$spec"
 }
