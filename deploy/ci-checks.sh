@@ -12,6 +12,7 @@
 #     user-data FILE...                 cloud-init schema
 #     network-config FILE...            must parse as YAML with a network.version 2 mapping
 #     image-layer LAYER...              rpi-image-gen layer: YAML parses, hooks pass shellcheck -s sh
+#     deb [BUILD_DEB]                   build the .deb (placeholder wheel) and check its contents
 #     scratch-install [INSTALL_SH]      install.sh --root into a scratch root; asserts what it
 #                                       places (INSTALL_SH: another copy, default deploy/install.sh)
 set -euo pipefail
@@ -166,6 +167,38 @@ EOF
     done
 }
 
+# The .deb's layout and control data (installing it for real is tests/deploy/test_rootfs_slow.py).
+check_deb() {
+    local build=${1:-$DEPLOY/deb/build-deb.sh} tmp deb
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' RETURN
+    printf 'placeholder\n' >"$tmp/iotcs_hw-0.1.0-py3-none-any.whl"
+    deb=$(bash "$build" --wheel "$tmp/iotcs_hw-0.1.0-py3-none-any.whl" --out "$tmp/out") || fail "build-deb.sh failed"
+    dpkg-deb --field "$deb" Package Version Architecture Depends >"$tmp/fields"
+    grep -qx 'Package: iotcs-hw' "$tmp/fields" || fail "deb: Package is not iotcs-hw"
+    grep -qx 'Version: 0.1.0' "$tmp/fields" || fail "deb: Version is not the wheel's"
+    grep -qx 'Architecture: all' "$tmp/fields" || fail "deb: not Architecture: all"
+    grep -q 'python3-venv' "$tmp/fields" || fail "deb: Depends lacks python3-venv"
+    dpkg-deb --contents "$deb" | awk '{print $1, $2, $6}' >"$tmp/contents"
+    local entry
+    for entry in \
+        '-rwxr-xr-x root/root ./opt/iotcs-hw/share/deploy/install.sh' \
+        '-rw-r--r-- root/root ./opt/iotcs-hw/share/deploy/systemd/iotcs-hw.service' \
+        '-rw-r--r-- root/root ./opt/iotcs-hw/share/deploy/systemd/iotcs-hw@.service' \
+        '-rw-r--r-- root/root ./opt/iotcs-hw/share/deploy/sysusers.d/iotcs-hw.conf' \
+        '-rw-r--r-- root/root ./opt/iotcs-hw/share/deploy/tmpfiles.d/iotcs-hw.conf' \
+        '-rw-r--r-- root/root ./opt/iotcs-hw/share/wheel/iotcs_hw-0.1.0-py3-none-any.whl'; do
+        grep -qxF -- "$entry" "$tmp/contents" || fail "deb: missing '$entry'"
+    done
+    mkdir "$tmp/control"
+    dpkg-deb --control "$deb" "$tmp/control"
+    for f in postinst prerm postrm; do
+        [ -x "$tmp/control/$f" ] || fail "deb: no executable $f"
+    done
+    grep -q 'install.sh --skip-apt' "$tmp/control/postinst" || fail "deb: postinst does not run install.sh --skip-apt"
+    echo "deb: $(basename "$deb") has the wheel, deploy/ and maintainer scripts"
+}
+
 # ---------------------------------------------------------------------------------------------
 # install.sh into a scratch root: the files it places, their modes and owners, idempotence.
 
@@ -270,6 +303,7 @@ run_all() {
     step "shellcheck"
     local scripts=()
     mapfile -t scripts < <(find "$DEPLOY" -type f -name '*.sh' | sort)
+    scripts+=("$DEPLOY"/deb/DEBIAN/postinst "$DEPLOY"/deb/DEBIAN/prerm "$DEPLOY"/deb/DEBIAN/postrm)
     check_shellcheck "${scripts[@]}"
     step "systemd-analyze verify (ExecStart stubbed)"
     check_verify "$DEPLOY"/systemd/*.service "$DEPLOY/cloud-init/iotcs-hw-firstboot.service"
@@ -281,6 +315,8 @@ run_all() {
     check_network_config "$DEPLOY/cloud-init/network-config"
     step "rpi-image-gen layer"
     check_image_layer "$DEPLOY"/image/layer/*.yaml
+    step ".deb"
+    check_deb
     step "install.sh into a scratch root"
     check_scratch_install
     step "pytest tests/deploy (broken-file cases, with the tools installed)"
@@ -302,6 +338,7 @@ security) check_security "$@" ;;
 user-data) check_user_data "$@" ;;
 network-config) check_network_config "$@" ;;
 image-layer) check_image_layer "$@" ;;
+deb) check_deb "$@" ;;
 scratch-install) check_scratch_install "$@" ;;
 *) fail "unknown check '$check' (see the top of $0)" ;;
 esac

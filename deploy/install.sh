@@ -36,6 +36,7 @@ Options:
   --interfaces LIST     comma list of i2c,spi,onewire to enable, or 'none'
                         (default: detected from the model file)
   --no-start            enable the service but do not (re)start it
+  --skip-apt            do not apt-get install (the .deb declares them as dependencies)
   --arch ARCH           target architecture (default: dpkg --print-architecture)
   --root DIR            place files under DIR instead of / (scratch root or image build): no apt,
                         no venv, no live interface or service changes
@@ -120,7 +121,7 @@ root_id() {
 # Arguments
 
 MODEL="" STORE="" PASSWORD_FILE="" NAME="" WHEEL="" INTERFACES="auto" ARCH=""
-ROOT="" DRY_RUN=0 START=1 REPLACE_STORE=0 UNINSTALL=0 PURGE=0 IMAGE=0
+ROOT="" DRY_RUN=0 START=1 REPLACE_STORE=0 UNINSTALL=0 PURGE=0 IMAGE=0 SKIP_APT=0
 
 need_arg() {
     if [ "$#" -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value (see --help)"; fi
@@ -136,6 +137,7 @@ while [ "$#" -gt 0 ]; do
     --wheel) need_arg "$@"; WHEEL=$2; shift 2 ;;
     --interfaces) need_arg "$@"; INTERFACES=$2; shift 2 ;;
     --no-start) START=0; shift ;;
+    --skip-apt) SKIP_APT=1; shift ;;
     --arch) need_arg "$@"; ARCH=$2; shift 2 ;;
     --root) need_arg "$@"; ROOT=$2; shift 2 ;;
     --image) IMAGE=1; shift ;;
@@ -238,8 +240,9 @@ check_inputs() {
     if [ -n "$PASSWORD_FILE" ] && [ ! -s "$PASSWORD_FILE" ]; then
         die "password file '$PASSWORD_FILE' is empty"
     fi
-    if [ -z "$WHEEL" ] && [ -z "$ROOT" ] && [ ! -f "$SCRIPT_DIR/../pyproject.toml" ]; then
-        die "no --wheel given and $SCRIPT_DIR/.. is not an iotcs-hw source checkout"
+    if [ -z "$WHEEL" ] && [ -z "$ROOT" ] && [ ! -f "$SCRIPT_DIR/../pyproject.toml" ] &&
+        [ ! -x "$VENV/bin/iotcs-hw" ] && [ "$UNINSTALL" = 0 ]; then
+        die "no --wheel given, $SCRIPT_DIR/.. is not an iotcs-hw source checkout, and $VENV has no iotcs-hw yet"
     fi
     case $INTERFACES in
     auto | none) ;;
@@ -256,8 +259,9 @@ check_inputs() {
 # Steps
 
 install_packages() {
-    if [ -n "$ROOT" ]; then
-        say "skipped in --root mode: apt-get install $APT_PACKAGES"
+    if [ -n "$ROOT" ] || [ "$SKIP_APT" = 1 ]; then
+        say "skipped ($([ -n "$ROOT" ] && echo "--root mode" || echo "--skip-apt")): apt-get install $APT_PACKAGES"
+        [ -n "$ROOT" ] || python3 -c 'import lgpio' 2>/dev/null || NEED_PIP_LGPIO=1
         return 0
     fi
     local pkgs="" p
@@ -295,6 +299,10 @@ install_runtime() {
         return 0
     fi
     local spec=${WHEEL:-$SCRIPT_DIR/..}
+    if [ -z "$WHEEL" ] && [ ! -f "$SCRIPT_DIR/../pyproject.toml" ]; then
+        say "keeping the installed iotcs-hw ($("$VENV/bin/iotcs-hw" --version 2>/dev/null || echo '?')): no --wheel and no source checkout"
+        return 0
+    fi
     [ "$NEED_PIP_LGPIO" = 0 ] || spec="${spec}[pi]"
     # Rebuild when the system's Python changed (Bookworm 3.11 -> Trixie 3.13) or the venv broke.
     local version='import sys; print("%d.%d" % sys.version_info[:2])' have="" want

@@ -38,7 +38,11 @@ def require_root() -> None:
 
 
 def run(
-    args: Sequence[str | Path], *, env: dict[str, str] | None = None, cwd: Path | None = None
+    args: Sequence[str | Path],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """Run a command, capturing text output; never raises on a non-zero exit."""
     full_env = dict(os.environ)
@@ -51,7 +55,7 @@ def run(
         text=True,
         env=full_env,
         cwd=cwd,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 

@@ -206,3 +206,31 @@ def test_image_layer_fails_on_a_hook_with_a_bash_only_construct(
     result = ci_check("image-layer", broken)
     assert result.returncode != 0
     assert "SC3010" in result.stdout
+
+
+# --- .deb ------------------------------------------------------------------------------------
+
+
+def test_deb_check_passes(ci_check: Runner, need: Need) -> None:
+    need("dpkg-deb", "apt-get install dpkg")
+    result = ci_check("deb")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "deb: iotcs-hw_0.1.0_all.deb has the wheel" in result.stdout
+
+
+def test_deb_check_fails_when_the_units_are_left_out(
+    ci_check: Runner, need: Need, tmp_path: Path
+) -> None:
+    need("dpkg-deb", "apt-get install dpkg")
+    deploy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY_DIR, deploy, ignore=shutil.ignore_patterns("image"))
+    build = deploy / "deb" / "build-deb.sh"
+    build.write_text(
+        build.read_text().replace("for d in systemd sysusers.d", "for d in sysusers.d")
+    )
+    result = ci_check("deb", build)
+    assert result.returncode != 0
+    assert (
+        "deb: missing '-rw-r--r-- root/root ./opt/iotcs-hw/share/deploy/systemd/iotcs-hw.service'"
+        in result.stderr
+    )
