@@ -64,7 +64,7 @@ check_shellcheck() {
 check_verify() {
     local tmp unit out name
     tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' RETURN
+    trap 'rm -rf "$tmp"; trap - RETURN' RETURN
     printf '#!/bin/sh\nexit 0\n' >"$tmp/iotcs-hw-stub"
     chmod +x "$tmp/iotcs-hw-stub"
     for unit in "$@"; do
@@ -88,7 +88,7 @@ check_verify() {
 check_security() {
     local tmp unit name target
     tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' RETURN
+    trap 'rm -rf "$tmp"; trap - RETURN' RETURN
     for unit in "$@"; do
         name=$(basename "$unit")
         target=$tmp/$name
@@ -138,7 +138,7 @@ EOF
 check_image_layer() {
     local tmp layer
     tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' RETURN
+    trap 'rm -rf "$tmp"; trap - RETURN' RETURN
     for layer in "$@"; do
         rm -f "$tmp"/hook-*.sh
         "$(python_with_yaml)" - "$layer" "$tmp" <<'EOF' || fail "$layer is not a valid layer"
@@ -171,7 +171,7 @@ EOF
 check_deb() {
     local build=${1:-$DEPLOY/deb/build-deb.sh} tmp deb
     tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' RETURN
+    trap 'rm -rf "$tmp"; trap - RETURN' RETURN
     printf 'placeholder\n' >"$tmp/iotcs_hw-0.1.0-py3-none-any.whl"
     deb=$(bash "$build" --wheel "$tmp/iotcs_hw-0.1.0-py3-none-any.whl" --out "$tmp/out") || fail "build-deb.sh failed"
     dpkg-deb --field "$deb" Package Version Architecture Depends >"$tmp/fields"
@@ -217,7 +217,7 @@ check_scratch_install() {
     local install_sh=${1:-$DEPLOY/install.sh}
     local tmp root model bin
     tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' RETURN
+    trap 'rm -rf "$tmp"; trap - RETURN' RETURN
     root=$tmp/root
     mkdir -p "$root/etc" "$root/boot/firmware"
     printf 'PRETTY_NAME="Raspberry Pi OS (trixie)"\nID=debian\nVERSION_CODENAME=trixie\n' >"$root/etc/os-release"

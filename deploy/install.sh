@@ -37,11 +37,11 @@ Options:
                         (default: detected from the model file)
   --no-start            enable the service but do not (re)start it
   --skip-apt            do not apt-get install (the .deb declares them as dependencies)
-  --arch ARCH           target architecture (default: dpkg --print-architecture)
+  --arch ARCH           target architecture (default: \$IOTCS_HW_ARCH, else dpkg --print-architecture)
   --root DIR            place files under DIR instead of / (scratch root or image build): no apt,
                         no venv, no live interface or service changes
-  --image               installing inside an image build (chroot; detected automatically):
-                        everything but live changes (raspi-config, starting the service)
+  --image               installing inside an image build (detected when systemd is not running
+                        or in a chroot): everything but live changes (raspi-config, starting)
   --uninstall           stop and remove the service and /opt/iotcs-hw (keeps /etc/iotcs-hw and
                         /var/lib/iotcs-hw; add --purge to remove them and the account too)
   --purge               with --uninstall: also remove configuration, state and store
@@ -51,6 +51,7 @@ Options:
 Environment:
   IOTCS_HW_BIN          iotcs-hw executable used for 'iotcs-hw check'
                         (default: the installed /opt/iotcs-hw/venv/bin/iotcs-hw)
+  IOTCS_HW_ARCH         as --arch (for the .deb's postinst)
 EOF
 }
 
@@ -120,7 +121,7 @@ root_id() {
 # ------------------------------------------------------------------------------------------
 # Arguments
 
-MODEL="" STORE="" PASSWORD_FILE="" NAME="" WHEEL="" INTERFACES="auto" ARCH=""
+MODEL="" STORE="" PASSWORD_FILE="" NAME="" WHEEL="" INTERFACES="auto" ARCH=${IOTCS_HW_ARCH:-}
 ROOT="" DRY_RUN=0 START=1 REPLACE_STORE=0 UNINSTALL=0 PURGE=0 IMAGE=0 SKIP_APT=0
 
 need_arg() {
@@ -149,7 +150,9 @@ while [ "$#" -gt 0 ]; do
     esac
 done
 
-if [ "$IMAGE" = 0 ] && systemd-detect-virt --chroot >/dev/null 2>&1; then
+# Not booted with systemd as PID 1 (sd_booted()) or in a chroot: an image build, no live changes.
+if [ "$IMAGE" = 0 ] && [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] &&
+    { [ ! -d /run/systemd/system ] || systemd-detect-virt --chroot >/dev/null 2>&1; }; then
     IMAGE=1
 fi
 if [ -n "$ROOT" ]; then
@@ -258,21 +261,42 @@ check_inputs() {
 # ------------------------------------------------------------------------------------------
 # Steps
 
+# apt knows a version of package $1 it could install.
+has_candidate() {
+    apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'
+}
+
 install_packages() {
     if [ -n "$ROOT" ] || [ "$SKIP_APT" = 1 ]; then
         say "skipped ($([ -n "$ROOT" ] && echo "--root mode" || echo "--skip-apt")): apt-get install $APT_PACKAGES"
         [ -n "$ROOT" ] || python3 -c 'import lgpio' 2>/dev/null || NEED_PIP_LGPIO=1
         return 0
     fi
-    local pkgs="" p
+    local missing="" p
     for p in $APT_PACKAGES; do
-        if [ "$p" = python3-lgpio ] && ! apt-cache show python3-lgpio >/dev/null 2>&1; then
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+    done
+    if [ -z "$missing" ]; then
+        say "apt packages already installed: $APT_PACKAGES"
+        return 0
+    fi
+    # Images often ship without package lists: refresh them when a package has no candidate.
+    for p in $missing; do
+        if [ "$p" != python3-lgpio ] && ! has_candidate "$p"; then
+            act apt-get update -q
+            break
+        fi
+    done
+    local pkgs=""
+    for p in $missing; do
+        if [ "$p" = python3-lgpio ] && ! has_candidate python3-lgpio; then
             warn "python3-lgpio is not in this system's apt sources (plain Debian): lgpio comes from PyPI instead"
             NEED_PIP_LGPIO=1
             continue
         fi
         pkgs="$pkgs $p"
     done
+    [ -n "$pkgs" ] || return 0
     # shellcheck disable=SC2086 # word splitting of the package list is intended
     act env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $pkgs
 }
@@ -508,14 +532,17 @@ enable_service() {
 }
 
 uninstall() {
-    if [ -z "$ROOT" ]; then
-        local units
+    local u units
+    if [ -n "$ROOT" ]; then
+        act rm -f "$ROOT"/etc/systemd/system/multi-user.target.wants/iotcs-hw*.service
+    elif [ "$IMAGE" = 1 ]; then
+        # No systemd running: remove the enablement links only.
+        act rm -f /etc/systemd/system/multi-user.target.wants/iotcs-hw*.service
+    else
         units=$(systemctl list-units --all --plain --no-legend 'iotcs-hw*' 2>/dev/null | awk '{print $1}' || true)
         for u in iotcs-hw.service $units; do
             act systemctl disable --now "$u" || true
         done
-    else
-        act rm -f "$ROOT"/etc/systemd/system/multi-user.target.wants/iotcs-hw*.service
     fi
     act rm -f "$ROOT$UNIT_DIR/iotcs-hw.service" "$ROOT$UNIT_DIR/iotcs-hw@.service" \
         "$ROOT/etc/modules-load.d/iotcs-hw.conf" "$ROOT$TMPFILES_CONF"
@@ -529,7 +556,7 @@ uninstall() {
     else
         say "kept $ETC_DIR, $STATE_BASE (store, outbox) and the $SERVICE_USER account: --purge removes them"
     fi
-    [ -n "$ROOT" ] || act systemctl daemon-reload
+    [ -n "$ROOT" ] || [ "$IMAGE" = 1 ] || act systemctl daemon-reload
     say "uninstalled"
 }
 
@@ -538,7 +565,8 @@ uninstall() {
 main() {
     NEED_PIP_LGPIO=0 REBOOT_NEEDED=0 OS_CODENAME="" OS_PRETTY="" WANTED="" MODEL_CHECKED=0
     check_os
-    check_arch
+    [ "$UNINSTALL" = 1 ] || check_arch
+    ARCH=${ARCH:-any}
     check_inputs
     [ "$DRY_RUN" = 0 ] || say "dry run: nothing will be changed"
     say "target: $OS_PRETTY ($OS_CODENAME, $ARCH) at '${ROOT:-/}', unit $UNIT$([ "$IMAGE" = 0 ] || echo ', image build')"

@@ -53,6 +53,9 @@ def test_install_sh_inside_a_debian_root_filesystem(tmp_path: Path, sh: Runner) 
     fetched = sh([sys.executable, "-m", "pip", "download", "-q", "-d", wheels, wheel])
     assert fetched.returncode == 0, fetched.stderr
     shutil.copytree(REPO_DIR / "deploy", stage / "deploy")
+    deb = sh(["bash", REPO_DIR / "deploy/deb/build-deb.sh", "--wheel", wheel, "--out", stage])
+    assert deb.returncode == 0, deb.stderr
+    deb_name = Path(deb.stdout.strip()).name
     (stage / "store-password").write_text("changeit\n")
 
     inside = "/tmp/stage"
@@ -73,6 +76,19 @@ def test_install_sh_inside_a_debian_root_filesystem(tmp_path: Path, sh: Runner) 
         logged(f'chroot "$1" sh -c "{install}"', "second.log"),
         f'chroot "$1" {venv}/iotcs-hw --version > "$1/tmp/version"',
         f'chroot "$1" {venv}/python -c \'{imports}\' > "$1/tmp/imports"',
+        'cp -a "$1/etc/passwd" "$1/etc/group" "$1/boot/firmware/config.txt" "$1/tmp/"',
+        'cp -P "$1/etc/systemd/system/multi-user.target.wants/iotcs-hw.service" "$1/tmp/wants"',
+        logged(f'chroot "$1" bash {inside}/deploy/install.sh --uninstall --purge', "purge.log"),
+        # The .deb: postinst runs install.sh; purge takes everything away again.
+        logged(
+            f'chroot "$1" sh -c "IOTCS_HW_ARCH=arm64 PIP_NO_INDEX=1 PIP_FIND_LINKS={inside}/wheels'
+            f' apt-get install -y {inside}/{deb_name}"',
+            "deb.log",
+        ),
+        f'chroot "$1" {venv}/iotcs-hw --version > "$1/tmp/deb-version"',
+        logged('chroot "$1" apt-get purge -y iotcs-hw', "deb-purge.log"),
+        'cd "$1" && ls -d opt/iotcs-hw etc/iotcs-hw usr/local/lib/systemd/system/iotcs-hw.service'
+        " > tmp/left-after-purge 2>/dev/null || true",
     ]
     # A private mount namespace: the mounts mmdebstrap makes for its hooks die with it, even if
     # the run is killed half way.
@@ -96,17 +112,21 @@ def test_install_sh_inside_a_debian_root_filesystem(tmp_path: Path, sh: Runner) 
     # --system-site-packages: cryptography is Debian's, not a wheel in the venv.
     assert (root / "tmp/imports").read_text().startswith("/usr/lib/python3/dist-packages/")
 
-    passwd = (root / "etc/passwd").read_text()
+    passwd = (root / "tmp/passwd").read_text()
     assert any(
         line.startswith("iotcs-hw:") and line.endswith(":/usr/sbin/nologin")
         for line in passwd.splitlines()
     )
     group = {
         line.split(":")[0]: line.split(":")[3]
-        for line in (root / "etc/group").read_text().splitlines()
+        for line in (root / "tmp/group").read_text().splitlines()
     }
     assert all("iotcs-hw" in group[g].split(",") for g in ("gpio", "i2c", "spi"))
-    wants = root / "etc/systemd/system/multi-user.target.wants/iotcs-hw.service"
-    assert os.readlink(wants) == "/usr/local/lib/systemd/system/iotcs-hw.service"
-    assert (root / "etc/iotcs-hw/store-password").stat().st_mode & 0o777 == 0o600
-    assert "dtparam=i2c_arm=on" in (root / "boot/firmware/config.txt").read_text().splitlines()
+    assert os.readlink(root / "tmp/wants") == "/usr/local/lib/systemd/system/iotcs-hw.service"
+    assert "dtparam=i2c_arm=on" in (root / "tmp/config.txt").read_text().splitlines()
+
+    assert "install.sh: uninstalled" in (root / "tmp/purge.log").read_text()
+    assert "Setting up iotcs-hw" in (root / "tmp/deb.log").read_text()
+    assert (root / "tmp/deb-version").read_text().startswith("iotcs-hw ")
+    assert (root / "tmp/left-after-purge").read_text() == ""
+    assert "iotcs-hw:" not in (root / "etc/passwd").read_text()
