@@ -7,7 +7,8 @@ Debian system (a chroot that mmdebstrap sets up with /proc, /dev and networking 
 The issue asks for an arm64 root under qemu-user. Running foreign binaries needs a qemu handler
 registered in the kernel's binfmt_misc, which is global to the host kernel: this sandbox must not
 change it, so the root here has the host's architecture (install.sh is told ``--arch arm64``).
-On a machine with qemu-user-static registered, set ``IOTCS_HW_ROOTFS_ARCH=arm64``.
+On a machine with qemu-user-static registered, ``IOTCS_HW_ROOTFS_ARCH=arm64`` builds an arm64
+root instead (not run here; lgpio then comes from PyPI and needs network or a downloaded wheel).
 python3-lgpio is not in Debian (only the Raspberry Pi archive has it): install.sh's fallback to
 PyPI's lgpio (the ``[pi]`` extra) is what runs; raspi-config is absent, so config.txt is edited.
 The Python dependencies are downloaded on the host first (``pip download``) and installed in the
@@ -34,8 +35,11 @@ PACKAGES = "python3,python3-venv,systemd,ca-certificates,python3-yaml,python3-re
 
 
 def logged(command: str, log: str) -> str:
-    """A hook running ``command``, its output kept in the root's /tmp/LOG and shown on failure."""
-    return f'{command} > "$1/tmp/{log}" 2>&1 || {{ cat "$1/tmp/{log}"; exit 1; }}'
+    """A hook running ``command``, its output kept in the root's /root/t/LOG, shown on failure.
+
+    (Not /tmp: mmdebstrap empties the root's /tmp when it finishes.)
+    """
+    return f'{command} > "$1/root/t/{log}" 2>&1 || {{ cat "$1/root/t/{log}"; exit 1; }}'
 
 
 @pytest.mark.slow
@@ -70,14 +74,15 @@ def test_install_sh_inside_a_debian_root_filesystem(tmp_path: Path, sh: Runner) 
     imports = "import cryptography, yaml, requests, gpiozero, apscheduler, smbus2; "
     imports += "print(cryptography.__file__)"
     hooks = [
-        'mkdir -p "$1/boot/firmware" && echo "# config.txt" > "$1/boot/firmware/config.txt"',
+        'mkdir -p "$1/boot/firmware" "$1/root/t"',
+        'echo "# config.txt" > "$1/boot/firmware/config.txt"',
         f"copy-in {stage} /tmp",
         logged(f'chroot "$1" sh -c "{install}"', "first.log"),
         logged(f'chroot "$1" sh -c "{install}"', "second.log"),
-        f'chroot "$1" {venv}/iotcs-hw --version > "$1/tmp/version"',
-        f'chroot "$1" {venv}/python -c \'{imports}\' > "$1/tmp/imports"',
-        'cp -a "$1/etc/passwd" "$1/etc/group" "$1/boot/firmware/config.txt" "$1/tmp/"',
-        'cp -P "$1/etc/systemd/system/multi-user.target.wants/iotcs-hw.service" "$1/tmp/wants"',
+        f'chroot "$1" {venv}/iotcs-hw --version > "$1/root/t/version"',
+        f'chroot "$1" {venv}/python -c \'{imports}\' > "$1/root/t/imports"',
+        'cp -a "$1/etc/passwd" "$1/etc/group" "$1/boot/firmware/config.txt" "$1/root/t/"',
+        'cp -P "$1/etc/systemd/system/multi-user.target.wants/iotcs-hw.service" "$1/root/t/wants"',
         logged(f'chroot "$1" bash {inside}/deploy/install.sh --uninstall --purge', "purge.log"),
         # The .deb: postinst runs install.sh; purge takes everything away again.
         logged(
@@ -85,7 +90,7 @@ def test_install_sh_inside_a_debian_root_filesystem(tmp_path: Path, sh: Runner) 
             f' apt-get install -y {inside}/{deb_name}"',
             "deb.log",
         ),
-        f'chroot "$1" {venv}/iotcs-hw --version > "$1/tmp/deb-version"',
+        f'chroot "$1" {venv}/iotcs-hw --version > "$1/root/t/deb-version"',
         logged('chroot "$1" apt-get purge -y iotcs-hw', "deb-purge.log"),
         'cd "$1" && ls -d opt/iotcs-hw etc/iotcs-hw usr/local/lib/systemd/system/iotcs-hw.service'
         " > tmp/left-after-purge 2>/dev/null || true",
@@ -101,32 +106,32 @@ def test_install_sh_inside_a_debian_root_filesystem(tmp_path: Path, sh: Runner) 
     result = sh([*command, SUITE, root], timeout=840)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
-    first = (root / "tmp/first.log").read_text()
-    second = (root / "tmp/second.log").read_text()
+    first = (root / "root/t/first.log").read_text()
+    second = (root / "root/t/second.log").read_text()
     assert "install.sh: done" in first, first
     assert "image build" in first  # the chroot is detected: no live changes attempted
     assert "lgpio comes from PyPI instead" in first
     assert "reusing /opt/iotcs-hw/venv" in second
     assert "installed:" not in second, second  # nothing differs on the second run
-    assert (root / "tmp/version").read_text().startswith("iotcs-hw ")
+    assert (root / "root/t/version").read_text().startswith("iotcs-hw ")
     # --system-site-packages: cryptography is Debian's, not a wheel in the venv.
-    assert (root / "tmp/imports").read_text().startswith("/usr/lib/python3/dist-packages/")
+    assert (root / "root/t/imports").read_text().startswith("/usr/lib/python3/dist-packages/")
 
-    passwd = (root / "tmp/passwd").read_text()
+    passwd = (root / "root/t/passwd").read_text()
     assert any(
         line.startswith("iotcs-hw:") and line.endswith(":/usr/sbin/nologin")
         for line in passwd.splitlines()
     )
     group = {
         line.split(":")[0]: line.split(":")[3]
-        for line in (root / "tmp/group").read_text().splitlines()
+        for line in (root / "root/t/group").read_text().splitlines()
     }
     assert all("iotcs-hw" in group[g].split(",") for g in ("gpio", "i2c", "spi"))
-    assert os.readlink(root / "tmp/wants") == "/usr/local/lib/systemd/system/iotcs-hw.service"
-    assert "dtparam=i2c_arm=on" in (root / "tmp/config.txt").read_text().splitlines()
+    assert os.readlink(root / "root/t/wants") == "/usr/local/lib/systemd/system/iotcs-hw.service"
+    assert "dtparam=i2c_arm=on" in (root / "root/t/config.txt").read_text().splitlines()
 
-    assert "install.sh: uninstalled" in (root / "tmp/purge.log").read_text()
-    assert "Setting up iotcs-hw" in (root / "tmp/deb.log").read_text()
-    assert (root / "tmp/deb-version").read_text().startswith("iotcs-hw ")
-    assert (root / "tmp/left-after-purge").read_text() == ""
+    assert "install.sh: uninstalled" in (root / "root/t/purge.log").read_text()
+    assert "Setting up iotcs-hw" in (root / "root/t/deb.log").read_text()
+    assert (root / "root/t/deb-version").read_text().startswith("iotcs-hw ")
+    assert (root / "root/t/left-after-purge").read_text() == ""
     assert "iotcs-hw:" not in (root / "etc/passwd").read_text()
