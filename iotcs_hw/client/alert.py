@@ -39,8 +39,9 @@ class _FormatMessage:
                 for f in device.getDeviceModel().getDeviceModelFormats().values()
                 if f.type is self._KIND
             ]
+            article = "an" if self._KIND is FormatType.ALERT else "a"
             raise ValueError(
-                f"{formatUrn!r} is not a {self._KIND.value} format of "
+                f"{formatUrn!r} is not {article} {self._KIND.value} format of "
                 f"{device.getDeviceModel().getURN()} ({self._KIND.value} formats: "
                 f"{', '.join(known) or 'none'})"
             )
