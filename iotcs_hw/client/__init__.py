@@ -5,7 +5,7 @@ and their events and callbacks, external and storage objects, and the clients.
 """
 
 from iotcs_hw.client.alert import Alert, Data
-from iotcs_hw.client.client import Client
+from iotcs_hw.client.client import Client, Closeable
 from iotcs_hw.client.device_model import (
     DataType,
     DeviceModel,
@@ -44,6 +44,7 @@ __all__ = [
     "ChangeCallback",
     "ChangeEvent",
     "Client",
+    "Closeable",
     "Data",
     "DataType",
     "DeviceModel",

@@ -23,7 +23,15 @@ from iotcs_hw.messaging.sink import MessageSink
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
-class Client(abc.ABC):
+class Closeable(abc.ABC):
+    """Holds resources that ``close()`` releases (Oracle's ``iotcs.common.Closeable``)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release resources; idempotent."""
+
+
+class Client(Closeable):
     """Client of the Oracle IoT Cloud Service: a directly connected device or a gateway.
 
     ``allowDraftDeviceModels`` mirrors the ``allow_draft_device_models`` configuration
