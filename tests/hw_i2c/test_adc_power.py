@@ -213,6 +213,19 @@ def test_ina219_overflow_is_reported(sim_bus: SimSMBus) -> None:
         meter.read()
 
 
+def test_ina219_clipped_shunt_is_reported(sim_bus: SimSMBus) -> None:
+    physics = FixedValues(current=1.0, voltage=5.0)
+    sim_bus.attach(0x40, INA219Model(physics=physics, shunt_ohms=0.1))
+    meter = INA219(bus=sim_bus, max_current=3.2)
+    physics.set("current", 4.1)
+    sim_bus.clock.sleep(0.01)
+    with pytest.raises(HardwareError, match="shunt voltage at the 320 mV full scale"):
+        meter.read()
+    physics.set("current", 3.0)
+    sim_bus.clock.sleep(0.01)
+    assert meter.read()["current"] == pytest.approx(3.0, abs=0.001)
+
+
 def test_ina219_wrong_chip_and_impossible_range(sim_bus: SimSMBus) -> None:
     sim_bus.attach(0x48, ADS1115Model())
     with pytest.raises(
