@@ -9,8 +9,7 @@ truncated Cal really gives, so current and power are exact to the register's LSB
 
 Each :meth:`INA219.read` returns ``voltage`` (bus, V), ``shunt_voltage`` (V), ``current`` (A) and
 ``power`` (W).  The math-overflow flag and a shunt voltage at full scale raise
-:class:`HardwareError`
-(the current is beyond the range and the reading would be clipped).
+:class:`HardwareError` (the current is beyond the range and the reading would be clipped).
 
 Options: ``bus``, ``address`` (0x40..0x4F), ``shunt_ohms`` (default 0.1), ``max_current`` in A
 (default 3.2), ``bus_voltage_range`` (32 default, or 16 V).

@@ -238,9 +238,11 @@ def test_ina219_wrong_chip_and_impossible_range(sim_bus: SimSMBus) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    current=st.floats(min_value=-3.2, max_value=3.2), volts=st.floats(min_value=0.0, max_value=26.0)
+    current=st.floats(min_value=-3.199, max_value=3.199),
+    volts=st.floats(min_value=0.0, max_value=26.0),
 )
 def test_ina219_round_trip(current: float, volts: float) -> None:
+    """Up to just below the 320 mV full scale (at it, the driver reports a clipped reading)."""
     clock = VirtualClock()
     meter = INA219.simulated(
         physics=FixedValues(current=current, voltage=volts), bus=SimSMBus(1, clock=clock)
