@@ -161,9 +161,13 @@ class BME280Model(SimChip):
 
     # --- the physics -> codes inversion ----------------------------------------------------
     def codes_for(
-        self, temperature: float, pressure_hpa: float, humidity: float
+        self, temperature: float, pressure_hpa: float, humidity: float, t_oversampling: int = 16
     ) -> tuple[int, int, int]:
-        """(adc_T, adc_P, adc_H) the chip outputs for these physical values at oversampling x16."""
+        """(adc_T, adc_P, adc_H) the chip outputs for these physical values.
+
+        adc_T is quantised to ``t_oversampling``'s resolution first: pressure and humidity are
+        compensated with the t_fine of the temperature code the chip really outputs.
+        """
         cal = self.calibration
         # Invert the integer path the driver uses: t_fine is 5120 per degC (the double path's
         # t_fine differs from it by up to ~12 at low temperatures).
@@ -174,6 +178,7 @@ class BME280Model(SimChip):
             (1 << 20) - 1,
             True,
         )
+        adc_t = _quantise(adc_t, t_oversampling or 16, 20, bosch.SKIPPED_20BIT)
         t_fine, _ = bosch.temperature_int32(adc_t, cal)
         target_q = pressure_hpa * 25600.0
         adc_p = _bisect(
@@ -194,8 +199,8 @@ class BME280Model(SimChip):
         temperature = self.physics.get("temperature")
         pressure = self.physics.get("pressure")
         humidity = self.physics.get("humidity") if self.HAS_HUMIDITY and h_os else 0.0
-        adc_t, adc_p, adc_h = self.codes_for(temperature, pressure, humidity)
-        adc_t = _quantise(adc_t, t_os, 20, bosch.SKIPPED_20BIT) if t_os else bosch.SKIPPED_20BIT
+        adc_t, adc_p, adc_h = self.codes_for(temperature, pressure, humidity, t_os)
+        adc_t = adc_t if t_os else bosch.SKIPPED_20BIT
         adc_p = _quantise(adc_p, p_os, 20, bosch.SKIPPED_20BIT) if p_os else bosch.SKIPPED_20BIT
         self.mem[0xF7:0xFD] = bytes(
             [
