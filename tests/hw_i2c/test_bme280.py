@@ -227,3 +227,23 @@ def test_bmp280_round_trip(t: float, p: float) -> None:
     reading = sensor.read()
     assert reading["temperature"] == pytest.approx(t, abs=0.008)
     assert reading["pressure"] == pytest.approx(p, abs=0.003)
+
+
+def test_repr_close_and_use_after_close(sim_bus: SimSMBus) -> None:
+    sensor = BME280.simulated(bus=sim_bus)
+    assert repr(sensor) == "<BME280 bme280 on bus 1, address 0x76 open>"
+    sensor.close()
+    sensor.close()  # idempotent
+    assert repr(sensor) == "<BME280 bme280 on bus 1, address 0x76 closed>"
+    with pytest.raises(DriverConfigError, match="bme280 on bus 1, address 0x76 is closed"):
+        sensor.read()
+
+
+def test_registry_resolves_and_creates_over_a_simulated_bus(sim_bus: SimSMBus) -> None:
+    from drivers import create, driver_class
+
+    assert driver_class("bmp280") is BMP280
+    sim_bus.attach(0x77, BME280Model())
+    sensor = create("bme280", bus=sim_bus, address=0x77)
+    assert isinstance(sensor, BME280)
+    assert sensor.describe() == "bme280 on bus 1, address 0x77"

@@ -261,3 +261,18 @@ def test_htu21d_family_round_trip(t: float, h: float, chip: type[HTU21D], bits: 
     # One step of the resolution in use (truncated, so up to one full step low).
     assert reading["temperature"] == pytest.approx(t, abs=175.72 / (1 << t_bits) + 0.002)
     assert reading["humidity"] == pytest.approx(h, abs=125.0 / (1 << bits) + 0.002)
+
+
+def test_sht3x_setup_breaks_periodic_mode_before_the_soft_reset(
+    sim_bus: SimSMBus, clock: VirtualClock
+) -> None:
+    model = SHT3xModel(physics=FixedValues(temperature=25.0, humidity=50.0))
+    sim_bus.attach(0x44, model)
+    sim_bus.write_byte_data(0x44, 0x27, 0x37)  # left in 10 mps periodic mode by a previous run
+    clock.advance(1.0)
+    sensor = SHT3x(bus=sim_bus)
+    commands = [
+        t.pieces[0].data.hex() for t in sim_bus.history if t.pieces and t.pieces[0].kind == "w"
+    ]
+    assert commands[1:4] == ["3093", "30a2", "f32d"]
+    assert sensor.read() == {"temperature": 25.0, "humidity": 50.0008}
