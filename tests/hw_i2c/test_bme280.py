@@ -247,3 +247,27 @@ def test_registry_resolves_and_creates_over_a_simulated_bus(sim_bus: SimSMBus) -
     sensor = create("bme280", bus=sim_bus, address=0x77)
     assert isinstance(sensor, BME280)
     assert sensor.describe() == "bme280 on bus 1, address 0x77"
+
+
+@pytest.mark.parametrize(("coefficient", "samples"), [(2, 2), (4, 5), (8, 11), (16, 22)])
+def test_iir_filter_step_response_matches_the_datasheet(coefficient: int, samples: int) -> None:
+    """Samples to reach 75 % of a step (pages A.5): c = 2 -> 2, 4 -> 5, 8 -> 11, 16 -> 22."""
+    physics = FixedValues(temperature=20.0)
+    sensor = BME280.simulated(
+        physics=physics, bus=SimSMBus(1, clock=VirtualClock()), iir_filter=coefficient
+    )
+    assert sensor.read()["temperature"] == 20.0
+    physics.set("temperature", 30.0)
+    readings = [sensor.read()["temperature"] for _ in range(samples)]
+    assert readings[-2] < 27.5 <= readings[-1]
+    assert readings == sorted(readings)
+
+
+def test_writing_the_filter_resets_its_memory(sim_bus: SimSMBus) -> None:
+    physics = FixedValues(temperature=20.0)
+    sensor = BME280.simulated(physics=physics, bus=sim_bus, iir_filter=16)
+    sensor.read()
+    physics.set("temperature", 30.0)
+    assert sensor.read()["temperature"] < 21.0
+    sensor.reinitialize()  # rewrites config.filter (after a reset): memory cleared
+    assert sensor.read()["temperature"] == 30.0

@@ -138,7 +138,7 @@ def test_unknown_option_suggests_the_right_one(capsys: pytest.CaptureFixture[str
     assert main(["read", "bme280", "--simulate", "-o", "oversampleing=2"]) == 2
     assert capsys.readouterr().err == (
         "iotcs-hw: error: bme280: unknown option 'oversampleing' (did you mean 'oversampling'?); "
-        "options: address, bus, oversampling\n"
+        "options: address, bus, iir_filter, oversampling\n"
     )
 
 

@@ -13,7 +13,8 @@
   (bisection, A.7): the temperature code by the double formula, t_fine by the integer formula
   the driver uses, then pressure and humidity codes; quantised to the oversampling's resolution.
 
-Not modelled: the IIR filter (writes to ``config.filter`` are stored, the output is unfiltered).
+* IIR filter on T and P (``config.filter``): memory initialised by the first sample, reset by
+  writing the filter field, kept while a channel is skipped; a filtered BME280 outputs 20 bits.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class BME280Model(SimChip):
         self._busy_until: float | None = None
         self._normal_since: float | None = None
         self._normal_cycles = 0
+        self._iir: dict[str, float] = {}
         self._reset_at = self._clock.monotonic() if self._clock is not None else None
 
     def attached(self, clock: Clock) -> None:
@@ -199,9 +201,19 @@ class BME280Model(SimChip):
         temperature = self.physics.get("temperature")
         pressure = self.physics.get("pressure")
         humidity = self.physics.get("humidity") if self.HAS_HUMIDITY and h_os else 0.0
-        adc_t, adc_p, adc_h = self.codes_for(temperature, pressure, humidity, t_os)
-        adc_t = adc_t if t_os else bosch.SKIPPED_20BIT
-        adc_p = _quantise(adc_p, p_os, 20, bosch.SKIPPED_20BIT) if p_os else bosch.SKIPPED_20BIT
+        coefficient = self.iir_coefficient()
+        # With the filter on, a BME280 outputs 20-bit T and P; a BMP280 keeps the osrs resolution.
+        full = coefficient > 1 and self.HAS_HUMIDITY
+        adc_t, adc_p, adc_h = self.codes_for(temperature, pressure, humidity, 16 if full else t_os)
+        if t_os:
+            adc_t = self._filtered("t", adc_t, coefficient, 16 if full else t_os)
+        else:
+            adc_t = bosch.SKIPPED_20BIT  # the filter memory is kept for when it comes back
+        if p_os:
+            adc_p = _quantise(adc_p, 16 if full else p_os, 20, bosch.SKIPPED_20BIT)
+            adc_p = self._filtered("p", adc_p, coefficient, 16 if full else p_os)
+        else:
+            adc_p = bosch.SKIPPED_20BIT
         self.mem[0xF7:0xFD] = bytes(
             [
                 adc_p >> 12,
@@ -215,6 +227,20 @@ class BME280Model(SimChip):
         if self.HAS_HUMIDITY:
             adc_h = _quantise(adc_h, h_os, 16, bosch.SKIPPED_16BIT) if h_os else bosch.SKIPPED_16BIT
             self.mem[0xFD:0xFF] = bytes([adc_h >> 8, adc_h & 0xFF])
+
+    def iir_coefficient(self) -> int:
+        """The IIR filter coefficient set in ``config.filter`` (1 = off)."""
+        code = (self.mem[REG_CONFIG] >> 2) & 7
+        return 1 << min(code, 4)
+
+    def _filtered(self, channel: str, code: int, coefficient: int, oversampling: int) -> int:
+        """x = (x_prev * (c - 1) + x_adc) / c; the first sample after a reset initialises it."""
+        if coefficient == 1:
+            return code
+        previous = self._iir.get(channel)
+        value = code if previous is None else (previous * (coefficient - 1) + code) / coefficient
+        self._iir[channel] = value
+        return _quantise(round(value), oversampling, 20, bosch.SKIPPED_20BIT)
 
     # --- the bus side ---------------------------------------------------------------------
     def _peek(self, register: int) -> int:
@@ -239,6 +265,8 @@ class BME280Model(SimChip):
             self.mem[REG_CTRL_HUM] = value & 0x07
         elif register == REG_CONFIG:
             if self.mem[REG_CTRL_MEAS] & 3 != 3:  # ignored in normal mode
+                if (value ^ self.mem[REG_CONFIG]) & 0x1C:
+                    self._iir = {}  # writing filter resets the IIR memory
                 self.mem[REG_CONFIG] = value & 0xFD
         elif register == REG_CTRL_MEAS:
             self._osrs_h_latched = self.mem[REG_CTRL_HUM] & 7
