@@ -276,3 +276,46 @@ def test_sht3x_setup_breaks_periodic_mode_before_the_soft_reset(
     ]
     assert commands[1:4] == ["3093", "30a2", "f32d"]
     assert sensor.read() == {"temperature": 25.0, "humidity": 50.0008}
+
+
+def test_sht3x_periodic_mode_fetch_and_break(sim_bus: SimSMBus, clock: VirtualClock) -> None:
+    from smbus2 import i2c_msg
+
+    model = SHT3xModel(physics=FixedValues(temperature=25.0, humidity=50.0))
+    sim_bus.attach(0x44, model)
+    sim_bus.write_byte_data(0x44, 0x21, 0x30)  # 1 mps, high repeatability
+    sim_bus.write_byte_data(0x44, 0xE0, 0x00)  # fetch before the first sample: NACK
+    with pytest.raises(OSError, match="Remote I/O"):
+        sim_bus.read_byte(0x44)
+    clock.advance(1.0)
+    sim_bus.write_byte_data(0x44, 0xE0, 0x00)
+    msg = i2c_msg.read(0x44, 6)
+    sim_bus.i2c_rdwr(msg)
+    assert bytes(msg) == bytes.fromhex("6666938000a2")
+    sim_bus.write_byte_data(0x44, 0xE0, 0x00)  # the fetch cleared the data memory
+    with pytest.raises(OSError, match="Remote I/O"):
+        sim_bus.i2c_rdwr(i2c_msg.read(0x44, 6))
+    sim_bus.write_byte_data(0x44, 0xF3, 0x2D)  # not Break/Fetch in periodic mode: ignored
+    with pytest.raises(OSError, match="Remote I/O"):
+        sim_bus.i2c_rdwr(i2c_msg.read(0x44, 3))
+    assert model.status & 0x0002  # "last command not processed"
+    sim_bus.write_byte_data(0x44, 0x30, 0x93)  # Break: back to single shot
+    sim_bus.write_byte_data(0x44, 0xF3, 0x2D)
+    status = i2c_msg.read(0x44, 3)
+    sim_bus.i2c_rdwr(status)
+    assert bytes(status) == bytes.fromhex("8010e1")
+
+
+def test_si7021_electronic_id_and_firmware(sim_bus: SimSMBus) -> None:
+    sim_bus.attach(0x40, Si7021Model())
+    sim_bus.write_i2c_block_data(0x40, 0xFC, [0xC9])
+    from smbus2 import i2c_msg
+
+    eid = i2c_msg.read(0x40, 6)
+    sim_bus.i2c_rdwr(eid)
+    data = bytes(eid)
+    assert data[0] == 0x15
+    assert htu21d.htu_crc(data[:2]) == data[2]
+    assert htu21d.htu_crc(data[3:5]) == data[5]
+    sim_bus.write_i2c_block_data(0x40, 0x84, [0xB8])
+    assert sim_bus.read_byte(0x40) == 0x20  # firmware 2.0

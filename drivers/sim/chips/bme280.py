@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -68,6 +69,37 @@ def _quantise(code: int, oversampling: int, bits: int, sentinel: int) -> int:
     if code == sentinel:
         code += step
     return code
+
+
+@functools.lru_cache(maxsize=512)
+def invert(
+    cal: bosch.Calibration,
+    with_humidity: bool,
+    temperature: float,
+    pressure_hpa: float,
+    humidity: float,
+    t_oversampling: int = 16,
+) -> tuple[int, int, int]:
+    """Codes for physical values by bisection over the driver's integer formulas (A.7).
+
+    Cached: a simulation that holds its values still costs the bisections once.
+    """
+    # Invert the integer path the driver uses: t_fine is 5120 per degC (the double path's
+    # t_fine differs from it by up to ~12 at low temperatures).
+    adc_t = _bisect(
+        lambda c: bosch.temperature_int32(c, cal)[0], temperature * 5120.0, 0, (1 << 20) - 1, True
+    )
+    adc_t = _quantise(adc_t, t_oversampling or 16, 20, bosch.SKIPPED_20BIT)
+    t_fine, _ = bosch.temperature_int32(adc_t, cal)
+    target_q = pressure_hpa * 25600.0
+    adc_p = _bisect(
+        lambda c: bosch.pressure_int64(c, t_fine, cal), target_q, 0, (1 << 20) - 1, False
+    )
+    adc_h = 0
+    if with_humidity:
+        target_h = min(max(humidity, 0.0), 100.0) * 1024.0
+        adc_h = _bisect(lambda c: bosch.humidity_int32(c, t_fine, cal), target_h, 0, 0xFFFF, True)
+    return adc_t, adc_p, adc_h
 
 
 class BME280Model(SimChip):
@@ -170,29 +202,9 @@ class BME280Model(SimChip):
         adc_T is quantised to ``t_oversampling``'s resolution first: pressure and humidity are
         compensated with the t_fine of the temperature code the chip really outputs.
         """
-        cal = self.calibration
-        # Invert the integer path the driver uses: t_fine is 5120 per degC (the double path's
-        # t_fine differs from it by up to ~12 at low temperatures).
-        adc_t = _bisect(
-            lambda c: bosch.temperature_int32(c, cal)[0],
-            temperature * 5120.0,
-            0,
-            (1 << 20) - 1,
-            True,
+        return invert(
+            self.calibration, self.HAS_HUMIDITY, temperature, pressure_hpa, humidity, t_oversampling
         )
-        adc_t = _quantise(adc_t, t_oversampling or 16, 20, bosch.SKIPPED_20BIT)
-        t_fine, _ = bosch.temperature_int32(adc_t, cal)
-        target_q = pressure_hpa * 25600.0
-        adc_p = _bisect(
-            lambda c: bosch.pressure_int64(c, t_fine, cal), target_q, 0, (1 << 20) - 1, False
-        )
-        adc_h = 0
-        if self.HAS_HUMIDITY:
-            target_h = min(max(humidity, 0.0), 100.0) * 1024.0
-            adc_h = _bisect(
-                lambda c: bosch.humidity_int32(c, t_fine, cal), target_h, 0, 0xFFFF, True
-            )
-        return adc_t, adc_p, adc_h
 
     def _convert(self) -> None:
         """One completed measurement: sample the physics, write the data registers."""
