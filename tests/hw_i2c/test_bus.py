@@ -188,3 +188,43 @@ def test_without_the_lock_the_same_jobs_do_interleave(sim_bus: SimSMBus) -> None
         if _interleaved(sim_bus.history) > 0:
             break
     assert _interleaved(sim_bus.history) > 0
+
+
+@pytest.mark.usefixtures("fast_switching")
+def test_drivers_sharing_a_bus_from_two_threads_never_split_a_transaction(
+    sim_bus: SimSMBus,
+) -> None:
+    from drivers.i2c.mcp9808 import MCP9808
+    from drivers.i2c.sht3x import SHT3x
+
+    sht = SHT3x.simulated(bus=sim_bus)
+    mcp = MCP9808.simulated(bus=sim_bus)
+    sim_bus.history_limit = None
+    sim_bus.clear_history()
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def job(action: object, rounds: int) -> None:
+        try:
+            start.wait(10)
+            for _ in range(rounds):
+                action()  # type: ignore[operator]
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=job, args=(sht.read_status, 300), name="status"),
+        threading.Thread(target=job, args=(mcp.read, 600), name="temperature"),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+        assert not t.is_alive()
+    assert errors == []
+    history = sim_bus.history
+    status_writes = [i for i, t in enumerate(history) if t.pieces[0].data == b"\xf3\x2d"]
+    assert len(status_writes) == 300
+    for i in status_writes:  # the status command and its read are back to back, same thread
+        assert history[i + 1].thread == "status"
+        assert history[i + 1].pieces[0].kind == "r"
