@@ -157,3 +157,14 @@ def test_every_i2c_driver_reads_simulated(driver: str, capsys: pytest.CaptureFix
     data = json.loads(capsys.readouterr().out)
     assert data["driver"] == driver
     assert ("reading" in data) != ("state" in data)
+
+
+def test_list_and_missing_driver_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["read", "--list"]) == 0
+    names = capsys.readouterr().out.split()
+    assert {"bme280", "ina219", "pca9685_servo", "pcf8574_input"} <= set(names)
+    assert names == sorted(names)
+    assert main(["read"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "iotcs-hw: error: name a driver to read; known drivers: "
+    )
