@@ -272,3 +272,15 @@ def test_simulated_sensor_follows_physics() -> None:
     assert not tree.exists()
     with pytest.raises(KeyError, match="nonexistent"):
         Ds18b20.simulated(physics=physics, quantity="nonexistent")
+
+
+def test_ds18s20_family_trusts_the_kernels_conversion() -> None:
+    # DS18S20 (family 10) counts in 0.5 degC with COUNT_REMAIN refinement that the kernel
+    # applies; the DS18B20 cross-check must not be used for it.
+    data = bytes.fromhex("2e 00 4b 46 7f ff 0c 10")
+    pad = data + bytes([crc8(data)])
+    line = "".join(f"{b:02x} " for b in pad)
+    text = f"{line}: crc={pad[8]:02x} YES\n{line}t=22750\n"
+    assert temperature_from(text, where="t", family=0x10) == 22.75
+    with pytest.raises(HardwareError, match="does not match"):
+        temperature_from(text, where="t", family=0x28)
