@@ -51,6 +51,8 @@ class Ds18b20(Sensor):
     ``device``: the sysfs name (``28-0316a2797fff``); ``None`` takes the first thermometer
     listed (found again after :meth:`reinitialize`, e.g. when it was replaced).
     ``base_path``: where the kernel lists 1-Wire devices (injectable for tests).
+    ``resolution``: 9..12 bits to write through sysfs (needs write access to the file;
+    ``None`` keeps the sensor's own, 12 bits from the factory).
     Thread-safe: one read at a time per instance.
     """
 

@@ -13,7 +13,9 @@ computed over it) and writes both lines in the kernel's format.  Faults are queu
 one per conversion: ``crc`` (old kernels print ``crc=.. NO``; new kernels, the default, return
 an empty read), ``power_on`` (the 85 degC pattern), ``stuck_low`` (all ``00``), ``no_device``
 (all ``ff``, or empty on new kernels); :meth:`~SimulatedDs18b20.vanish` removes the device
-directory and :meth:`~SimulatedDs18b20.reappear` brings it back.
+directory and :meth:`~SimulatedDs18b20.reappear` brings it back.  A resolution written to
+``resolution`` (or, as old kernels take it, to ``w1_slave``) applies from the next
+conversion; :meth:`~SimulatedDs18b20.power_cycle` restores the EEPROM's 12 bits.
 """
 
 from __future__ import annotations
