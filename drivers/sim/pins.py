@@ -152,7 +152,12 @@ def ensure_pin(
     Raises :class:`DriverConfigError` when the pin exists as another class: gpiozero would
     otherwise hand the wrong kind of pin to a driver that needs PWM, charging or echo.
     """
-    created: MockPin = factory.pin(name, pin_class=pin_class, **kwargs)
+    try:
+        created: MockPin = factory.pin(name, pin_class=pin_class, **kwargs)
+    except ValueError as exc:  # gpiozero's own PWM-ness check
+        raise DriverConfigError(
+            f"mock pin {name!r}: {exc}; this device needs {pin_class.__name__}"
+        ) from exc
     if not isinstance(created, pin_class):
         raise DriverConfigError(
             f"mock pin {name!r} already exists as {type(created).__name__}; "
