@@ -215,3 +215,31 @@ def test_i2c_chip_models_see_the_same_environment(factory: MockFactory) -> None:
         busy = supply.read()
     assert float(warm["temperature"]) > float(cold["temperature"]) + 1.5
     assert float(busy["current"]) > float(idle["current"]) + 1.0
+
+
+def test_closed_loop_pump_relay_wets_what_an_mcp3008_probe_reads(factory: MockFactory) -> None:
+    """Dry soil read through the ADC -> pump relay on -> the same channel reads wetter."""
+    from drivers.gpio.adc import Mcp3008
+
+    env = Environment(seed=4, weather=CALM, initial={"soil_moisture": 18.0})
+    with (
+        Relay.simulated(pin_factory=factory, pin="GPIO27", active_high=False) as pump,
+        Mcp3008.simulated(
+            physics=env,
+            pin_factory=factory,
+            channel=1,
+            quantity="soil_moisture",
+            unit="%",
+            points=[[2.8, 0.0], [1.2, 100.0]],  # capacitive probe: wetter = lower volts
+        ) as probe,
+    ):
+        env.couple("pump", *PUMP, level=state_level(pump))
+        dry = probe.read()
+        assert dry["soil_moisture"] == pytest.approx(18.0, abs=0.25)
+        pump.apply(float(dry["soil_moisture"]) < 30.0)
+        assert pin_level(factory, "GPIO27")() == 0.0  # active-low board: pin low = pump on
+        env.advance(40)
+        wet = probe.read()
+        pump.apply(False)
+    assert wet["soil_moisture"] == pytest.approx(38.0, abs=0.5)
+    assert float(wet["voltage"]) < float(dry["voltage"])
