@@ -206,7 +206,8 @@ def test_i2c_chip_models_see_the_same_environment(factory: MockFactory) -> None:
     with Relay.simulated(pin_factory=factory, pin="GPIO5", active_high=True) as heater:
         env.couple("heater", *HEATER, level=pin_level(factory, "GPIO5"))
         climate = driver_class("bme280").simulated(physics=env)
-        supply = driver_class("ina219").simulated(physics=env)
+        # A 4 A heater needs a smaller shunt than the 0.1 ohm default (3.2 A full scale).
+        supply = driver_class("ina219").simulated(physics=env, shunt_ohms=0.01, max_current=8.0)
         cold = climate.read()
         idle = supply.read()
         heater.apply(True)
