@@ -132,6 +132,8 @@ class CloudContext:
         self.messages_changed = Broadcast()
         self.responses_changed = Broadcast()
         self._request_wakeups: dict[str, Broadcast] = {}
+        #: Set when the server stops: held polls answer at once instead of waiting.
+        self.closing = False
         self._held = threading.Condition()
         self._held_polls: dict[str, int] = {}
 
@@ -145,6 +147,14 @@ class CloudContext:
         """Block (any thread) until a long poll of ``owner`` is held; False on timeout."""
         with self._held:
             return self._held.wait_for(lambda: self._held_polls.get(owner, 0) > 0, timeout_s)
+
+    def begin_shutdown(self) -> None:
+        """Release every held long poll (they answer ``200 []``) before the server stops."""
+        self.closing = True
+        for wakeup in self._request_wakeups.values():
+            wakeup.notify()
+        self.messages_changed.notify()
+        self.responses_changed.notify()
 
     def requests_for(self, owner: str) -> Broadcast:
         """The wake-up of the device (or gateway) ``owner`` polling for requests."""

@@ -189,7 +189,7 @@ async def _answer(
         if records or min_bytes is not None:
             break
         remaining = deadline - loop.time()
-        if remaining <= 0:
+        if remaining <= 0 or ctx.closing:
             break
         ctx.poll_held(owner, +1)
         try:

@@ -195,6 +195,8 @@ class LocalCloud:
             self._port = int(addresses[0][1])
             self.ready.set()
             await self._stop_request.wait()
+            self.context.begin_shutdown()
+            await asyncio.sleep(0)  # let released polls write their answers
         finally:
             await runner.cleanup()
 
