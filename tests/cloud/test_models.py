@@ -67,7 +67,7 @@ def test_malformed_model_file_is_named(tmp_path: Path) -> None:
     ],
 )
 def test_model_errors_name_the_field(doc: dict[str, object], message: str) -> None:
-    with pytest.raises(DeviceModelError, match="m.json") as info:
+    with pytest.raises(DeviceModelError, match=r"m\.json") as info:
         parse_model(doc, "m.json")
     assert message in str(info.value)
 

@@ -166,9 +166,9 @@ def test_a_failing_batch_leaves_nothing_behind(tmp_path: Path) -> None:
     store = SqliteCloudStore(tmp_path / "s.sqlite")
     good: dict[str, Any] = {"source": "EP", "type": "DATA", "payload": {}}
     store.ingest(1, [good], [])
+    bad: dict[str, Any] = {"source": "EP", "type": "DATA"}
+    bad["payload"] = bad
     with pytest.raises(ValueError, match="Circular reference"):
-        bad: dict[str, Any] = {"source": "EP", "type": "DATA"}
-        bad["payload"] = bad
         store.ingest(2, [good, good, bad], [])
     assert [m.seq for m in store.messages()] == [1]
     store.close()
