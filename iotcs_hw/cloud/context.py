@@ -60,6 +60,8 @@ class ServerConfig:
     #: Swift account and container of the object store.
     storage_account: str = "AUTH_iotcs"
     storage_container: str = "iotcs"
+    #: Messages kept in the database; the oldest are dropped beyond this (0 keeps all).
+    max_stored_messages: int = 1_000_000
 
 
 class ApiError(Exception):
@@ -114,7 +116,9 @@ class CloudContext:
         self.clock = config.clock
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.tls: TlsFiles = ensure_tls(config.data_dir, _hosts(config.host))
-        self.store: CloudStore = store or SqliteCloudStore(config.data_dir / DATABASE)
+        self.store: CloudStore = store or SqliteCloudStore(
+            config.data_dir / DATABASE, max_messages=config.max_stored_messages
+        )
         models_dir = config.models_dir
         if models_dir is None and REPO_MODELS.is_dir():
             models_dir = REPO_MODELS

@@ -307,3 +307,33 @@ def test_id_header_must_match_the_token(thermostat: WireDevice, header: str) -> 
         timeout=10,
     )
     assert answer.status_code == 401
+
+
+def test_a_device_cannot_answer_another_devices_request(
+    app: AppClient, thermostat: WireDevice, make_device: Any
+) -> None:
+    pending = app.write(thermostat.endpoint_id or "", {"mode": "eco"})
+    (request,) = thermostat.post([]).json()
+    intruder: WireDevice = make_device("INTRUDER-1")
+    intruder.activate(THERMOSTAT)
+    forged = intruder.response_to(request)
+    forged["source"] = intruder.endpoint_id
+    assert intruder.post([forged]).status_code == 202  # stored as what it is...
+    assert app.request_state(pending["requestId"])["state"] == "OFFERED"  # ...but answers nothing
+    assert thermostat.post([thermostat.response_to(request)]).status_code == 202
+    assert app.request_state(pending["requestId"])["state"] == "ANSWERED"
+
+
+def test_oldest_messages_are_dropped_beyond_the_limit(data_dir: Path, device_key: Any) -> None:
+    with LocalCloud(data_dir, models_dir=MODELS_DIR, max_stored_messages=3) as cloud:
+        app = cloud.app_client()
+        app.register_device("RET-1", "sec")
+        device = WireDevice(cloud, "RET-1", "sec", device_key)
+        device.activate(THERMOSTAT)
+        for value in range(5):
+            device.post([device.data({"temperature": value})])
+        items, last = app.messages()
+        assert [i["message"]["payload"]["data"]["temperature"] for i in items] == [2, 3, 4]
+        assert last == 5
+        device.close()
+        app.close()

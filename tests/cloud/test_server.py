@@ -7,7 +7,6 @@ import json
 import sqlite3
 import ssl
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -16,7 +15,7 @@ from cryptography.x509.oid import NameOID
 
 from iotcs_hw.cloud.app_client import AppClient, CloudApiError
 from iotcs_hw.cloud.runner import LocalCloud
-from iotcs_hw.cloud.storage import SqliteCloudStore
+from iotcs_hw.cloud.storage import IncomingMessage, SqliteCloudStore
 from iotcs_hw.cloud.tls import ensure_tls
 
 from .conftest import THERMOSTAT, WireDevice
@@ -164,12 +163,11 @@ def test_model_endpoints(cloud: LocalCloud, thermostat: WireDevice) -> None:
 
 def test_a_failing_batch_leaves_nothing_behind(tmp_path: Path) -> None:
     store = SqliteCloudStore(tmp_path / "s.sqlite")
-    good: dict[str, Any] = {"source": "EP", "type": "DATA", "payload": {}}
-    store.ingest(1, [good], [])
-    bad: dict[str, Any] = {"source": "EP", "type": "DATA"}
-    bad["payload"] = bad
-    with pytest.raises(ValueError, match="Circular reference"):
-        store.ingest(2, [good, good, bad], [])
+    good = IncomingMessage("EP", "DATA", '{"source":"EP"}')
+    store.ingest(1, "EP", [good], [])
+    bad = IncomingMessage(None, "DATA", "{}")  # type: ignore[arg-type]  # NOT NULL violated
+    with pytest.raises(sqlite3.IntegrityError):
+        store.ingest(2, "EP", [good, good, bad], [])
     assert [m.seq for m in store.messages()] == [1]
     store.close()
     db = sqlite3.connect(tmp_path / "s.sqlite")
