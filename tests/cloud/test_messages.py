@@ -203,6 +203,10 @@ def test_accept_bytes_and_min_accept_bytes(app: AppClient, thermostat: WireDevic
     assert small.json() == []
     needed = int(small.headers["X-min-acceptBytes"])
     assert needed > 300
+    # A long poll does not spin on it: it holds, then answers [] with the header.
+    held = thermostat.post([], params="acceptBytes=100&iot.sync&iot.timeout=0.2")
+    assert held.json() == []
+    assert int(held.headers["X-min-acceptBytes"]) == needed
     exact = thermostat.post([], params=f"acceptBytes={needed}")
     assert [m["id"] for m in exact.json()] == [pending["requestId"]]
     assert len(exact.content) == needed
