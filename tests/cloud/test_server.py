@@ -185,3 +185,34 @@ def test_repr_shows_state(data_dir: Path) -> None:
         assert info["url"] == cloud.url
     assert repr(cloud).startswith("<LocalCloud closed")
     assert not (data_dir / "server.json").exists()
+
+
+def test_provisioner_device_returns_a_unified_store(cloud: LocalCloud, app: AppClient) -> None:
+    from iotcs_hw.protocol.unified_store import decrypt_store
+
+    app.register_device("GW-P", "gws", connected_devices={"ICD-P": "icds"})
+    token = (cloud.config.data_dir / "admin.token").read_text().strip()
+    url = cloud.url + "/iot/api/v2/provisioner/device"
+    body = {"id": "GW-P", "passphrase": "pw", "transport": "https"}
+    answer = requests.post(
+        url,
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        verify=str(cloud.ca_path),
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    store = decrypt_store(answer.content, "pw", path="answer")
+    assert store.client_id == "GW-P"
+    assert store.shared_secret == b"gws"
+    assert dict(store.connected_devices) == {"ICD-P": b"icds"}
+    refused = requests.post(url, json=body, verify=str(cloud.ca_path), timeout=10)
+    assert refused.status_code == 401
+    missing = requests.post(
+        url,
+        json={**body, "id": "NOPE"},
+        headers={"Authorization": f"Bearer {token}"},
+        verify=str(cloud.ca_path),
+        timeout=10,
+    )
+    assert missing.status_code == 404
