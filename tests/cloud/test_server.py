@@ -216,3 +216,14 @@ def test_provisioner_device_returns_a_unified_store(cloud: LocalCloud, app: AppC
         timeout=10,
     )
     assert missing.status_code == 404
+
+
+def test_runner_provisions_for_run_simulate(cloud: LocalCloud, tmp_path: Path) -> None:
+    from iotcs_hw.protocol.unified_store import load_store
+
+    out = tmp_path / "sim.store"
+    view = cloud.provision("SIM-1", out, "pw")
+    assert view["activationId"] == "SIM-1"
+    assert load_store(out, "pw").server_uri == cloud.url
+    again = cloud.provision("SIM-1", out, "pw", force=True)
+    assert again["state"] == "REGISTERED"
