@@ -69,7 +69,7 @@ async def token(request: web.Request) -> web.Response:
         ) from None
     except MalformedAssertion as exc:
         raise ApiError(400, str(exc), error="invalid_request") from None
-    if b"scope=" not in body:
+    if not any(pair.partition(b"=")[0].strip() == b"scope" for pair in body.split(b"&")):
         raise ApiError(400, "token request lacks field 'scope'", error="invalid_scope")
     if form.scope not in (ACTIVATION_SCOPE, ""):
         raise ApiError(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import threading
 from pathlib import Path
@@ -190,7 +191,7 @@ class LocalCloud:
         runner = web.AppRunner(
             make_app(self.context),
             handle_signals=False,
-            access_log=None,
+            access_log=logging.getLogger("iotcs_hw.cloud.access"),
             shutdown_timeout=SHUTDOWN_GRACE_S,
         )
         await runner.setup()

@@ -356,3 +356,15 @@ def test_public_key_is_the_registered_one(cloud: LocalCloud, thermostat: WireDev
     assert record.public_key_der == thermostat.key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+def test_revoked_tokens_get_401_and_a_new_token_works(
+    app: AppClient, thermostat: WireDevice
+) -> None:
+    assert thermostat.post([]).status_code == 200
+    assert app.revoke_tokens() >= 1
+    answer = thermostat.post([])
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "invalid_token"
+    assert thermostat.fetch_token().status_code == 200
+    assert thermostat.post([]).status_code == 200
