@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import secrets
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -33,8 +34,8 @@ _LIMIT = 1024 * 1024
 MAX_WAIT_S = 300.0
 
 
-def check_admin(request: web.Request) -> None:
-    """Loopback peers with the admin token only."""
+def check_loopback(request: web.Request) -> None:
+    """Refuse peers that are not on this machine."""
     remote = request.remote or ""
     try:
         loopback = ipaddress.ip_address(remote).is_loopback
@@ -42,6 +43,11 @@ def check_admin(request: web.Request) -> None:
         loopback = False
     if not loopback:
         raise ApiError(403, f"the admin API answers loopback clients only, not {remote!r}")
+
+
+def check_admin(request: web.Request) -> None:
+    """Loopback peers with the admin token only."""
+    check_loopback(request)
     if not has_admin_token(request):
         raise ApiError(401, "the admin API needs 'Authorization: Bearer <data dir>/admin.token'")
 
@@ -81,6 +87,31 @@ def _optional_str(body: dict[str, Any], key: str) -> str | None:
     if value is not None and (not isinstance(value, str) or not value):
         raise ApiError(400, f"field {key!r} must be a non-empty string")
     return value
+
+
+_DASHBOARD = Path(__file__).with_name("dashboard.html")
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    """A one-page view of devices and messages with a write form (loopback only).
+
+    The page holds no data: it asks for the admin token and calls this API with it.
+    """
+    check_loopback(request)
+    try:
+        page = _DASHBOARD.read_bytes()
+    except OSError:
+        raise ApiError(404, "the dashboard page is not installed") from None
+    return web.Response(
+        body=page,
+        content_type="text/html",
+        charset="utf-8",
+        headers={
+            "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
+            "style-src 'unsafe-inline'",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # -- devices ---------------------------------------------------------------------------------
@@ -397,6 +428,7 @@ async def revoke_tokens(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     """Register the admin endpoints."""
     r = app.router
+    r.add_get("/local/dashboard", dashboard)
     r.add_get(f"{PREFIX}/status", status)
     r.add_post(f"{PREFIX}/devices", register_device)
     r.add_get(f"{PREFIX}/devices", list_devices)

@@ -227,3 +227,18 @@ def test_runner_provisions_for_run_simulate(cloud: LocalCloud, tmp_path: Path) -
     assert load_store(out, "pw").server_uri == cloud.url
     again = cloud.provision("SIM-1", out, "pw", force=True)
     assert again["state"] == "REGISTERED"
+
+
+def test_dashboard_page_is_served_without_data(cloud: LocalCloud) -> None:
+    answer = requests.get(cloud.url + "/local/dashboard", verify=str(cloud.ca_path), timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert "/local/v1" in answer.text
+    assert cloud.context.admin_token not in answer.text
+
+
+def test_a_busy_port_is_a_clear_error(cloud: LocalCloud, tmp_path: Path) -> None:
+    from iotcs_hw.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="address already in use"):
+        LocalCloud(tmp_path / "other", port=cloud.address[1]).start()
