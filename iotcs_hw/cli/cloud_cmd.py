@@ -87,6 +87,26 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     write.set_defaults(handler=_write)
 
+    call = cmds.add_parser(
+        "call",
+        parents=[common],
+        help="invoke an action of a device and wait for its answer",
+        description="Queue an action call (checked against the device model) and print the "
+        "device's RESPONSE status.",
+    )
+    call.add_argument("endpoint_id", metavar="ENDPOINT_ID")
+    call.add_argument("action", metavar="ACTION")
+    call.add_argument("value", nargs="?", metavar="VALUE", help="the argument, if it takes one")
+    call.add_argument("--urn", help="device model URN (when several models have the action)")
+    call.add_argument(
+        "--timeout", type=float, default=30.0, metavar="S", help="seconds to wait (default 30)"
+    )
+    call.set_defaults(handler=_call)
+
+    devices = cmds.add_parser("devices", parents=[common], help="list registered devices")
+    devices.add_argument("--json", action="store_true", help="one JSON object per line")
+    devices.set_defaults(handler=_devices)
+
     msgs = cmds.add_parser("messages", parents=[common], help="list (or follow) what devices sent")
     msgs.add_argument("endpoint_id", nargs="?", metavar="ENDPOINT_ID")
     msgs.add_argument("--follow", "-f", action="store_true", help="keep printing new messages")
@@ -178,10 +198,38 @@ def _write(args: argparse.Namespace) -> int:
         view = client.write_and_wait(
             args.endpoint_id, values, args.timeout, urn=args.urn, text=True
         )
+    return _print_answer(args.endpoint_id, view)
+
+
+def _print_answer(endpoint_id: str, view: dict[str, Any]) -> int:
     status = view.get("statusCode")
     text = view.get("bodyText") or ""
-    print(f"{args.endpoint_id} answered {status}{(': ' + text) if text else ''}")
+    print(f"{endpoint_id} answered {status}{(': ' + text) if text else ''}")
     return 0 if isinstance(status, int) and 200 <= status < 300 else 1
+
+
+def _call(args: argparse.Namespace) -> int:
+    value: Any = AppClient.NO_ARGUMENT if args.value is None else args.value
+    with AppClient.from_data_dir(_data_dir(args)) as client:
+        view = client.call_and_wait(
+            args.endpoint_id, args.action, value, timeout_s=args.timeout, urn=args.urn, text=True
+        )
+    return _print_answer(args.endpoint_id, view)
+
+
+def _devices(args: argparse.Namespace) -> int:
+    with AppClient.from_data_dir(_data_dir(args)) as client:
+        for device in client.devices():
+            if args.json:
+                print(json.dumps(device, separators=(",", ":")))
+            else:
+                models = " ".join(device["deviceModels"])
+                gateway = f" via {device['gateway']}" if device.get("gateway") else ""
+                print(
+                    f"{device['activationId']} {device['state']} "
+                    f"{device['endpointId'] or '-'}{gateway} {models}".rstrip()
+                )
+    return 0
 
 
 def _messages(args: argparse.Namespace) -> int:

@@ -237,3 +237,28 @@ def test_serve_refuses_bad_input_clearly(
     err = capsys.readouterr().err
     assert "cloud.sqlite: not a usable server database" in err
     assert "Traceback" not in err
+
+
+def test_call_and_devices(
+    cloud: LocalCloud,
+    data_dir: Path,
+    thermostat: WireDevice,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    endpoint = thermostat.endpoint_id or ""
+    device = _answer_one_request(thermostat, 200, "T0s=")
+    assert main(["cloud", "call", endpoint, "boost", "3", "--data", str(data_dir)]) == 0
+    device.join(5)
+    assert capsys.readouterr().out.strip() == f"{endpoint} answered 200: OK"
+    assert main(["cloud", "call", endpoint, "boost", "--data", str(data_dir)]) == 2
+    assert "needs an argument of type INTEGER" in capsys.readouterr().err
+    argv = ["cloud", "call", endpoint, "reset", "--timeout", "0.1", "--data", str(data_dir)]
+    assert main(argv) == 2
+    assert "no RESPONSE" in capsys.readouterr().err
+    assert main(["cloud", "devices", "--data", str(data_dir)]) == 0
+    capability = "urn:oracle:iot:dcd:capability:direct_activation"
+    assert capsys.readouterr().out.strip() == (
+        f"THERMO-1 ACTIVATED {endpoint} {THERMOSTAT} {capability}"
+    )
+    assert main(["cloud", "devices", "--json", "--data", str(data_dir)]) == 0
+    assert json.loads(capsys.readouterr().out)["endpointId"] == endpoint
