@@ -70,6 +70,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     prov.add_argument("--out", required=True, metavar="FILE", help="store file to write (0600)")
     prov.add_argument("--password-env", metavar="VAR", help="environment variable holding it")
     prov.add_argument("--force", action="store_true", help="replace an existing FILE")
+    prov.add_argument(
+        "--connected",
+        action="append",
+        default=[],
+        metavar="ICD_ID",
+        help="for a gateway: an indirectly connected device whose secret the store carries "
+        "(repeatable)",
+    )
     prov.set_defaults(handler=_provision)
 
     write = cmds.add_parser(
@@ -175,7 +183,14 @@ def _provision(args: argparse.Namespace) -> int:
     out = Path(args.out)
     password = _password(args)
     with AppClient.from_data_dir(_data_dir(args)) as client:
-        view = provision_device(client, args.device_id, out, password, force=args.force)
+        view = provision_device(
+            client,
+            args.device_id,
+            out,
+            password,
+            force=args.force,
+            connected_devices=args.connected,
+        )
     print(f"{out}: provisioning file of {view['activationId']} ({view['state']}), mode 0600")
     return 0
 

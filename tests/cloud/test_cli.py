@@ -262,3 +262,19 @@ def test_call_and_devices(
     )
     assert main(["cloud", "devices", "--json", "--data", str(data_dir)]) == 0
     assert json.loads(capsys.readouterr().out)["endpointId"] == endpoint
+
+
+def test_provision_a_gateway_with_connected_devices(
+    cloud: LocalCloud, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STORE_PW", "pw")
+    out = tmp_path / "gw.store"
+    argv = ["cloud", "provision", "GW-9", "--out", str(out), "--password-env", "STORE_PW"]
+    argv += ["--connected", "ICD-A", "--connected", "ICD-B", "--data", str(data_dir)]
+    assert main(argv) == 0
+    store = load_store(out, "pw")
+    assert sorted(store.connected_devices) == ["ICD-A", "ICD-B"]
+    registered = cloud.context.store.device("ICD-A")
+    assert registered is not None
+    assert registered.shared_secret is not None
+    assert store.connected_devices["ICD-A"] == registered.shared_secret.encode()
