@@ -93,7 +93,7 @@ def test_install_sh_inside_a_debian_root_filesystem(tmp_path: Path, sh: Runner) 
         f'chroot "$1" {venv}/iotcs-hw --version > "$1/root/t/deb-version"',
         logged('chroot "$1" apt-get purge -y iotcs-hw', "deb-purge.log"),
         'cd "$1" && ls -d opt/iotcs-hw etc/iotcs-hw usr/local/lib/systemd/system/iotcs-hw.service'
-        " > tmp/left-after-purge 2>/dev/null || true",
+        " > root/t/left-after-purge 2>/dev/null || true",
     ]
     # A private mount namespace: the mounts mmdebstrap makes for its hooks die with it, even if
     # the run is killed half way.

@@ -39,7 +39,11 @@ def test_a_missing_store_is_exit_2_with_one_line_and_no_traceback(
     model.write_text(yaml.safe_dump(doc, sort_keys=False))
     result = sh(
         [real, "run", model],
-        env={"IOTCS_HW_STORE_PASSWORD": "changeit", "GPIOZERO_PIN_FACTORY": "mock"},
+        env={
+            "IOTCS_STORE_PASSWORD": "changeit",
+            "IOTCS_HW_STORE_PASSWORD": "changeit",
+            "GPIOZERO_PIN_FACTORY": "mock",
+        },
         cwd=tmp_path,
         timeout=60,
     )

@@ -61,7 +61,7 @@ def test_service_section_has_the_required_settings(
     assert unit[("Service", "ConfigurationDirectory")] == ["iotcs-hw"]
     assert unit[("Service", "RuntimeDirectory")][0].startswith("iotcs-hw")
     assert unit[("Service", "Environment")][0].startswith("LG_WD=%t/iotcs-hw")
-    assert unit[("Service", "LoadCredential")][0].startswith("store-password:/etc/iotcs-hw/")
+    assert unit[("Service", "LoadCredential")][0].startswith("iotcs-store-password:/etc/iotcs-hw/")
     # A problem a person must fix (exit 2) or a missing credential is not retried in a loop.
     assert unit[("Service", "RestartPreventExitStatus")] == ["2 243"]
 
