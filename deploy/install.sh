@@ -232,6 +232,15 @@ check_arch() {
     esac
 }
 
+# The systemd tools install.sh drives; found before anything changes.
+check_tools() {
+    local tool
+    for tool in systemd-sysusers systemd-tmpfiles systemctl; do
+        command -v "$tool" >/dev/null 2>&1 ||
+            die "$tool not found: iotcs-hw runs as a systemd service (apt-get install systemd); nothing was changed"
+    done
+}
+
 check_inputs() {
     if [ "$(id -u)" != 0 ] && [ "$DRY_RUN" = 0 ]; then
         die "run as root (sudo $0 ...), or try --dry-run"
@@ -568,6 +577,7 @@ main() {
     [ "$UNINSTALL" = 1 ] || check_arch
     ARCH=${ARCH:-any}
     check_inputs
+    check_tools
     [ "$DRY_RUN" = 0 ] || say "dry run: nothing will be changed"
     say "target: $OS_PRETTY ($OS_CODENAME, $ARCH) at '${ROOT:-/}', unit $UNIT$([ "$IMAGE" = 0 ] || echo ', image build')"
     if [ "$UNINSTALL" = 1 ]; then

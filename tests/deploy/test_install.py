@@ -93,10 +93,11 @@ def test_refuses_an_unsupported_architecture_and_changes_nothing(
 
 
 def test_refuses_a_model_file_that_fails_the_check(
-    sh: Runner, tree: Tree, scratch_root: Path, tmp_path: Path
+    sh: Runner, need: Need, tree: Tree, scratch_root: Path, tmp_path: Path
 ) -> None:
     """The one test with a fake ``iotcs-hw``: it fails ``check`` the way the real one does
     (problems on stderr, non-zero exit), so the refusal path runs whatever the runtime's state."""
+    need("systemd-sysusers", "apt-get install systemd")
     fake = tmp_path / "iotcs-hw"
     fake.write_text(
         '#!/bin/sh\n[ "$1" = check ] || exit 64\n'
@@ -117,8 +118,9 @@ def test_refuses_a_model_file_that_fails_the_check(
 
 
 def test_refuses_a_model_file_when_no_checker_exists(
-    sh: Runner, scratch_root: Path, tmp_path: Path, as_root: None
+    sh: Runner, need: Need, scratch_root: Path, tmp_path: Path, as_root: None
 ) -> None:
+    need("systemd-sysusers", "apt-get install systemd")
     model = tmp_path / "model.yaml"
     model.write_text(MODEL)
     result = install(sh, scratch_root, "--arch", "arm64", "--model", model)
@@ -156,8 +158,9 @@ def test_empty_password_file_is_refused(sh: Runner, scratch_root: Path, tmp_path
 
 
 def test_dry_run_changes_nothing(
-    sh: Runner, tree: Tree, scratch_root: Path, tmp_path: Path
+    sh: Runner, need: Need, tree: Tree, scratch_root: Path, tmp_path: Path
 ) -> None:
+    need("systemd-sysusers", "apt-get install systemd")
     password = tmp_path / "pw"
     password.write_text("secret\n")
     before = tree(scratch_root)
@@ -339,3 +342,20 @@ def test_installs_the_example_model_file_checked_by_the_real_iotcs_hw(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (scratch_root / "etc/iotcs-hw/model.yaml").read_bytes() == GREENHOUSE.read_bytes()
+
+
+def test_refuses_a_system_without_systemd_tools(
+    sh: Runner, tree: Tree, scratch_root: Path, tmp_path: Path
+) -> None:
+    """Only bash and coreutils on PATH: install.sh names the missing tool and changes nothing."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "sed", "head", "awk", "cat", "dirname", "uname", "tr", "grep", "id"):
+        found = shutil.which(tool)
+        assert found is not None
+        (bin_dir / tool).symlink_to(found)
+    before = tree(scratch_root)
+    result = install(sh, scratch_root, "--arch", "arm64", env={"PATH": str(bin_dir)})
+    assert result.returncode == 1
+    assert "systemd-sysusers not found" in result.stderr
+    assert tree(scratch_root) == before
