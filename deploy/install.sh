@@ -151,7 +151,7 @@ while [ "$#" -gt 0 ]; do
 done
 
 # Not booted with systemd as PID 1 (sd_booted()) or in a chroot: an image build, no live changes.
-if [ "$IMAGE" = 0 ] && [ -z "$ROOT" ] && [ "$DRY_RUN" = 0 ] &&
+if [ "$IMAGE" = 0 ] && [ -z "$ROOT" ] &&
     { [ ! -d /run/systemd/system ] || systemd-detect-virt --chroot >/dev/null 2>&1; }; then
     IMAGE=1
 fi

@@ -139,3 +139,43 @@ def test_render_for_bookworm_writes_the_first_boot_folder(
     unit = (bundle / "deploy" / "iotcs-hw-firstboot.service").read_text()
     assert "/boot/firmware/iotcs-hw-firstboot/bundle/deploy/firstboot.sh" in unit
     assert not (out / "user-data").exists()
+
+
+FIRSTBOOT_SH = CLOUD_INIT_DIR.parent / "firstboot.sh"
+
+
+def _staged(tmp_path: Path, install_exit: int) -> Path:
+    """A first-boot folder whose bundle's install.sh records its arguments and exits as told."""
+    stage = tmp_path / "iotcs-hw-firstboot"
+    deploy = stage / "bundle" / "deploy"
+    deploy.mkdir(parents=True)
+    (stage / "bundle" / "iotcs_hw-0.1.0-py3-none-any.whl").write_bytes(b"wheel")
+    (stage / "model.yaml").write_text("devices: []\n")
+    (stage / "device.store").write_bytes(b"store")
+    (stage / "store-password").write_bytes(b"pw")
+    record = tmp_path / "install-args"
+    (deploy / "install.sh").write_text(f'printf "%s\\n" "$@" > {record}\nexit {install_exit}\n')
+    return stage
+
+
+def test_firstboot_runs_install_sh_with_the_staged_files_then_deletes_them(
+    sh: Runner, tmp_path: Path
+) -> None:
+    stage = _staged(tmp_path, 0)
+    result = sh(["bash", FIRSTBOOT_SH, stage])
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "install-args").read_text().splitlines() == [
+        "--wheel", f"{stage}/bundle/iotcs_hw-0.1.0-py3-none-any.whl",
+        "--model", f"{stage}/model.yaml",
+        "--store", f"{stage}/device.store",
+        "--password-file", f"{stage}/store-password",
+    ]  # fmt: skip
+    assert not stage.exists()  # the password is gone with it
+
+
+def test_firstboot_keeps_the_folder_when_install_sh_fails(sh: Runner, tmp_path: Path) -> None:
+    stage = _staged(tmp_path, 1)
+    result = sh(["bash", FIRSTBOOT_SH, stage])
+    assert result.returncode == 1
+    assert f"{stage} kept for a retry" in result.stderr
+    assert (stage / "store-password").exists()
