@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 Tree = Callable[[Path], dict[str, tuple[int, int, int, bytes | str]]]
@@ -182,22 +183,24 @@ def test_dry_run_changes_nothing(
 def placed(
     sh: Runner, need: Need, as_root: None, scratch_root: Path, tmp_path: Path
 ) -> tuple[Path, Path]:
-    """A scratch root after one install with a (fake-checked) model, store and password."""
+    """A scratch root after one install with a store and password (no model file: installing
+    one needs a real ``iotcs-hw check``, see the tests at the end)."""
     need("systemd-sysusers", "apt-get install systemd")
     need("systemctl", "apt-get install systemd")
-    ok = tmp_path / "iotcs-hw"
-    ok.write_text('#!/bin/sh\n[ "$1" = check ] && exit 0\nexit 64\n')
-    ok.chmod(0o755)
-    model = tmp_path / "model.yaml"
-    model.write_text(MODEL + "      - {id: probe, driver: ds18b20}\n")
     store = tmp_path / "greenhouse.conf"
     store.write_bytes(b"#serverUri=https://iot.example.com\r\nAAAA\r\n")
     password = tmp_path / "pw"
     password.write_text("changeit\n")
-    args = ["--arch", "arm64", "--model", model, "--store", store, "--password-file", password]
-    result = install(sh, scratch_root, *args, env={"IOTCS_HW_BIN": str(ok)})
+    result = install(sh, scratch_root, *_args(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     return scratch_root, tmp_path
+
+
+def _args(inputs: Path, *extra: str | Path) -> list[str | Path]:
+    return [
+        "--arch", "arm64", "--interfaces", "i2c,onewire", "--store", inputs / "greenhouse.conf",
+        "--password-file", inputs / "pw", *extra,
+    ]  # fmt: skip
 
 
 def _mode_owner(path: Path) -> tuple[str, int, int]:
@@ -205,7 +208,7 @@ def _mode_owner(path: Path) -> tuple[str, int, int]:
     return oct(st.st_mode & 0o7777), st.st_uid, st.st_gid
 
 
-def test_places_account_units_model_store_and_credential(placed: tuple[Path, Path]) -> None:
+def test_places_account_units_store_and_credential(placed: tuple[Path, Path]) -> None:
     root, inputs = placed
     uid, gid = ids(root, "passwd", "iotcs-hw"), ids(root, "group", "iotcs-hw")
     groups = {
@@ -217,7 +220,6 @@ def test_places_account_units_model_store_and_credential(placed: tuple[Path, Pat
     )
     assert _mode_owner(root / "etc/iotcs-hw") == ("0o750", 0, gid)
     assert _mode_owner(root / "var/lib/iotcs-hw") == ("0o700", uid, gid)
-    assert _mode_owner(root / "etc/iotcs-hw/model.yaml") == ("0o640", 0, gid)
     assert _mode_owner(root / "etc/iotcs-hw/store-password") == ("0o600", 0, 0)
     assert _mode_owner(root / "var/lib/iotcs-hw/greenhouse.conf") == ("0o600", uid, gid)
     assert (root / "var/lib/iotcs-hw/greenhouse.conf").read_bytes() == (
@@ -231,13 +233,36 @@ def test_places_account_units_model_store_and_credential(placed: tuple[Path, Pat
     assert os.readlink(link) == "/usr/local/lib/systemd/system/iotcs-hw.service"
     copy = root / "opt/iotcs-hw/share/deploy/install.sh"
     assert copy.read_text() == INSTALL_SH.read_text()
+    assert not (root / "etc/iotcs-hw/model.yaml").exists()
 
 
-def test_enables_the_interfaces_the_model_file_names(placed: tuple[Path, Path]) -> None:
+def test_enables_the_interfaces_in_config_txt(placed: tuple[Path, Path]) -> None:
     root, _ = placed
     config = (root / "boot/firmware/config.txt").read_text().splitlines()
     assert config == ["# config.txt", "dtparam=audio=on", "dtparam=i2c_arm=on", "dtoverlay=w1-gpio"]
     assert "i2c-dev" in (root / "etc/modules-load.d/iotcs-hw.conf").read_text().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [
+        (MODEL, "i2c"),
+        ("devices: [{sensors: [{driver: ds18b20}]}]\n", "onewire"),
+        ("devices: [{sensors: [{driver: mcp3008, channel: 0}]}]\n", "spi"),
+        ("# i2c is only mentioned in a comment\ndevices: [{sensors: [{driver: button}]}]\n", ""),
+    ],
+)
+def test_interfaces_are_guessed_from_the_model_file(
+    sh: Runner, scratch_root: Path, tmp_path: Path, text: str, wanted: str
+) -> None:
+    model = tmp_path / "model.yaml"
+    model.write_text(text)
+    result = install(sh, scratch_root, "--arch", "arm64", "--dry-run", "--model", model)
+    assert result.returncode == 0, result.stderr
+    if wanted:
+        assert f"interfaces the model file needs: {wanted}\n" in result.stdout
+    else:
+        assert "no I2C, SPI or 1-Wire interface to enable" in result.stdout
 
 
 def test_second_run_changes_nothing_and_keeps_the_activated_store(
@@ -248,11 +273,7 @@ def test_second_run_changes_nothing_and_keeps_the_activated_store(
     activated.write_bytes(b"activated store, rewritten by the runtime\r\n")
     before = tree(root)
     (inputs / "greenhouse.conf").write_bytes(b"a fresh provisioning file\r\n")
-    args = [
-        "--arch", "arm64", "--model", inputs / "model.yaml", "--store", inputs / "greenhouse.conf",
-        "--password-file", inputs / "pw",
-    ]  # fmt: skip
-    result = install(sh, root, *args, env={"IOTCS_HW_BIN": str(inputs / "iotcs-hw")})
+    result = install(sh, root, *_args(inputs))
     assert result.returncode == 0, result.stderr
     assert "keeping the existing store /var/lib/iotcs-hw/greenhouse.conf" in result.stdout
     assert tree(root) == before
@@ -261,45 +282,19 @@ def test_second_run_changes_nothing_and_keeps_the_activated_store(
 def test_replace_store_overwrites_it(sh: Runner, placed: tuple[Path, Path]) -> None:
     root, inputs = placed
     (inputs / "greenhouse.conf").write_bytes(b"new provisioning file\r\n")
-    args = [
-        "--arch", "arm64", "--model", inputs / "model.yaml", "--store", inputs / "greenhouse.conf",
-        "--replace-store",
-    ]  # fmt: skip
-    result = install(sh, root, *args, env={"IOTCS_HW_BIN": str(inputs / "iotcs-hw")})
+    result = install(sh, root, *_args(inputs, "--replace-store"))
     assert result.returncode == 0, result.stderr
     assert (root / "var/lib/iotcs-hw/greenhouse.conf").read_bytes() == b"new provisioning file\r\n"
 
 
-def test_a_store_outside_the_state_directory_is_refused(
-    sh: Runner, placed: tuple[Path, Path]
-) -> None:
-    """ProtectSystem=strict: only /var/lib/iotcs-hw is writable; activation rewrites the store."""
-    root, inputs = placed
-    model = inputs / "elsewhere.yaml"
-    model.write_text(MODEL.replace("/var/lib/iotcs-hw/greenhouse.conf", "/home/pi/greenhouse.conf"))
-    args = ["--arch", "arm64", "--model", model, "--store", inputs / "greenhouse.conf"]
-    result = install(sh, root, *args, env={"IOTCS_HW_BIN": str(inputs / "iotcs-hw")})
-    assert result.returncode == 1
-    assert "the service may only write under /var/lib/iotcs-hw" in result.stderr
-
-
 def test_named_instance_uses_the_template(sh: Runner, placed: tuple[Path, Path]) -> None:
     root, inputs = placed
-    model = inputs / "pump.yaml"
-    model.write_text(
-        MODEL.replace("/var/lib/iotcs-hw/greenhouse.conf", "/var/lib/iotcs-hw/pump/pump.conf")
-    )
-    args = [
-        "--arch", "arm64", "--name", "pump", "--model", model,
-        "--store", inputs / "greenhouse.conf", "--password-file", inputs / "pw",
-    ]  # fmt: skip
-    result = install(sh, root, *args, env={"IOTCS_HW_BIN": str(inputs / "iotcs-hw")})
+    result = install(sh, root, *_args(inputs, "--name", "pump"))
     assert result.returncode == 0, result.stderr
     uid = ids(root, "passwd", "iotcs-hw")
-    assert (root / "etc/iotcs-hw/pump.yaml").read_text() == model.read_text()
     assert _mode_owner(root / "etc/iotcs-hw/pump.store-password")[0] == "0o600"
     assert _mode_owner(root / "var/lib/iotcs-hw/pump")[:2] == ("0o700", uid)
-    assert (root / "var/lib/iotcs-hw/pump/pump.conf").is_file()
+    assert (root / "var/lib/iotcs-hw/pump/greenhouse.conf").is_file()
     link = root / "etc/systemd/system/multi-user.target.wants/iotcs-hw@pump.service"
     assert os.readlink(link) == "/usr/local/lib/systemd/system/iotcs-hw@.service"
 
@@ -313,7 +308,7 @@ def test_uninstall_keeps_configuration_and_state_unless_purged(
     assert not (root / "usr/local/lib/systemd/system/iotcs-hw.service").exists()
     assert not (root / "etc/systemd/system/multi-user.target.wants/iotcs-hw.service").exists()
     assert not (root / "opt/iotcs-hw").exists()
-    assert (root / "etc/iotcs-hw/model.yaml").exists()
+    assert (root / "etc/iotcs-hw/store-password").exists()
     assert (root / "var/lib/iotcs-hw/greenhouse.conf").exists()
     result = install(sh, root, "--arch", "arm64", "--uninstall", "--purge")
     assert result.returncode == 0, result.stderr
@@ -324,9 +319,9 @@ def test_uninstall_keeps_configuration_and_state_unless_purged(
 # --- with the real `iotcs-hw check` ----------------------------------------------------------
 
 
-def test_installs_the_example_model_file_checked_by_the_real_iotcs_hw(
-    sh: Runner, need: Need, as_root: None, scratch_root: Path, tmp_path: Path
-) -> None:
+@pytest.fixture
+def real_iotcs_hw(sh: Runner, need: Need, as_root: None) -> str:
+    """This checkout's iotcs-hw, once it has ``check``; and the example model file."""
     need("systemd-sysusers", "apt-get install systemd")
     real = shutil.which("iotcs-hw", path=str(REPO_DIR / ".venv" / "bin")) or shutil.which(
         "iotcs-hw"
@@ -337,11 +332,50 @@ def test_installs_the_example_model_file_checked_by_the_real_iotcs_hw(
         )
     if not GREENHOUSE.is_file():
         pytest.skip(f"{GREENHOUSE} is not in this checkout yet (the runtime issue adds it)")
+    return real
+
+
+def _greenhouse_with_store(tmp_path: Path, store_path: str) -> Path:
+    """The example model file (beside a copy of its device models), its store moved."""
+    models = shutil.copytree(GREENHOUSE.parent, tmp_path / "device_models")
+    doc = yaml.safe_load(GREENHOUSE.read_text())
+    doc["store"] = {**(doc.get("store") or {}), "path": store_path}
+    model = models / "greenhouse-deploy.yaml"
+    model.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return model
+
+
+def test_installs_a_model_file_the_real_check_accepts(
+    sh: Runner, real_iotcs_hw: str, scratch_root: Path, tmp_path: Path
+) -> None:
+    model = _greenhouse_with_store(tmp_path, "/var/lib/iotcs-hw/device.store")
+    store = tmp_path / "device.store"
+    store.write_bytes(b"provisioning file\r\n")
     result = install(
-        sh, scratch_root, "--arch", "arm64", "--model", GREENHOUSE, env={"IOTCS_HW_BIN": real}
-    )
+        sh, scratch_root, "--arch", "arm64", "--model", model, "--store", store,
+        env={"IOTCS_HW_BIN": real_iotcs_hw},
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (scratch_root / "etc/iotcs-hw/model.yaml").read_bytes() == GREENHOUSE.read_bytes()
+    gid = ids(scratch_root, "group", "iotcs-hw")
+    live = scratch_root / "etc/iotcs-hw/model.yaml"
+    assert live.read_bytes() == model.read_bytes()
+    assert _mode_owner(live) == ("0o640", 0, gid)
+    assert (scratch_root / "var/lib/iotcs-hw/device.store").read_bytes() == store.read_bytes()
+
+
+def test_a_store_outside_the_state_directory_is_refused(
+    sh: Runner, real_iotcs_hw: str, scratch_root: Path, tmp_path: Path
+) -> None:
+    """ProtectSystem=strict: only /var/lib/iotcs-hw is writable; activation rewrites the store."""
+    model = _greenhouse_with_store(tmp_path, "/home/pi/device.store")
+    store = tmp_path / "device.store"
+    store.write_bytes(b"provisioning file\r\n")
+    result = install(
+        sh, scratch_root, "--arch", "arm64", "--model", model, "--store", store,
+        env={"IOTCS_HW_BIN": real_iotcs_hw},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "the service may only write under /var/lib/iotcs-hw" in result.stderr
 
 
 def test_refuses_a_system_without_systemd_tools(
