@@ -253,8 +253,9 @@ def test_enables_the_interfaces_in_config_txt(placed: tuple[Path, Path]) -> None
     ],
 )
 def test_interfaces_are_guessed_from_the_model_file(
-    sh: Runner, scratch_root: Path, tmp_path: Path, text: str, wanted: str
+    sh: Runner, need: Need, scratch_root: Path, tmp_path: Path, text: str, wanted: str
 ) -> None:
+    need("systemd-sysusers", "apt-get install systemd")
     model = tmp_path / "model.yaml"
     model.write_text(text)
     result = install(sh, scratch_root, "--arch", "arm64", "--dry-run", "--model", model)
