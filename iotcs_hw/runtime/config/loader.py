@@ -82,8 +82,7 @@ def parse_text(text: str, file: str, *, models: ModelResolver | None = None) -> 
     if result is not None:
         crosscheck(result, ctx.diagnostics, partial=frozenset(ctx.partial))
         if models is not None:
-            readings = frozenset(pos for what, pos in ctx.partial if what == "reading")
-            check_against_models(result, models, ctx.diagnostics, partial=readings)
+            check_against_models(result, models, ctx.diagnostics, partial=frozenset(ctx.partial))
     ctx.diagnostics.raise_if_any()
     assert result is not None, "a file that failed to build always has diagnostics"
     return result

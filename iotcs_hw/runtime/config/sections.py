@@ -23,6 +23,7 @@ from iotcs_hw.runtime.config.schema import (
     Key,
     Parsed,
     boolean,
+    describe,
     did_you_mean,
     duration,
     frequency,
@@ -221,7 +222,9 @@ def parse_reading(
         report = parse_report(parsed["report"], ctx, join(path, "report")) or report
     if not ok(parsed["attribute"]):
         return None
-    return m.ReadingBinding(reading, parsed["attribute"], tuple(filters), report, pos)
+    return m.ReadingBinding(
+        reading, parsed["attribute"], tuple(filters), report, pos, parsed.positions(ctx)
+    )
 
 
 def parse_retry(node: Node, ctx: Context, path: str) -> m.RetryPolicy | None:
@@ -307,6 +310,7 @@ def parse_sensor(node: Node, ctx: Context, path: str, device: str) -> m.SensorCo
         options=options,
         retry=retry,
         pos=parsed.pos,
+        positions=parsed.positions(ctx),
     )
 
 
@@ -387,6 +391,7 @@ def parse_actuator(node: Node, ctx: Context, path: str, device: str) -> m.Actuat
         interlock=parsed.get("interlock"),
         offline_safe_after_s=parsed.get("offline_safe_after"),
         pos=parsed.pos,
+        positions=parsed.positions(ctx),
     )
 
 
@@ -433,6 +438,7 @@ def parse_condition(node: Node, ctx: Context, path: str) -> m.AlertCondition | N
         parsed["hysteresis"],
         parsed["for"],
         ctx.pos(node),
+        parsed.positions(ctx),
     )
 
 
@@ -440,6 +446,15 @@ def parse_alert_field(name: str, node: Node, ctx: Context, path: str) -> m.Alert
     """``field: attribute_name`` or ``field: {value: 35}`` (a constant)."""
     pos = ctx.pos(node)
     if isinstance(node, ScalarNode):
+        value = ctx.scalar(node, path)
+        if ok(value) and not isinstance(value, str):
+            ctx.error(
+                node,
+                path,
+                f"expected an attribute name, got {describe(ctx, node)}; "
+                f"write a constant as {{value: {node.value}}}",
+            )
+            return None
         attr = attribute_name(node, ctx, path)
         return m.AlertField(name, attr, None, pos) if ok(attr) else None
     parsed = mapping({"attribute": Key(attribute_name), "value": Key(scalar_value)})(
@@ -500,6 +515,7 @@ def parse_alert(node: Node, ctx: Context, path: str, device: str) -> m.AlertConf
         description=parsed.get("description"),
         repeat_s=parsed.get("repeat"),
         pos=parsed.pos,
+        positions=parsed.positions(ctx),
     )
 
 
@@ -584,6 +600,7 @@ def parse_device(node: Node, ctx: Context, path: str) -> m.DeviceConfig | None:
         hardware_id=parsed.get("hardware_id") or None,
         metadata=metadata or {},
         pos=parsed.pos,
+        positions=parsed.positions(ctx),
     )
 
 
