@@ -190,9 +190,10 @@ def test_yaml_anchors_and_merge_keys() -> None:
 
 
 def test_yaml_syntax_error_has_its_position() -> None:
-    assert problems("store: {path: x\ndevices: [") == [
-        "2:8: YAML syntax: while parsing a flow mapping expected ',' or '}', but got ':'"
-    ]
+    (problem,) = problems("store: {path: x\ndevices: [")
+    # libyaml and the pure-Python parser word it differently; the position is the same.
+    assert problem.startswith("2:8: YAML syntax: while parsing a flow mapping ")
+    assert "expected ',' or '}'" in problem
 
 
 def test_empty_file_and_wrong_top_level() -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from iotcs_hw.runtime.config import model as m
 from iotcs_hw.runtime.config import pins
 from iotcs_hw.runtime.config.diagnostics import Diagnostics
-from iotcs_hw.runtime.config.drivers_info import driver_info
+from iotcs_hw.runtime.config.drivers_info import DriverCatalog
 from iotcs_hw.runtime.config.schema import did_you_mean, format_duration
 
 
@@ -37,6 +37,7 @@ def _entries(mf: m.ModelFile) -> list[tuple[str, m.SensorConfig | m.ActuatorConf
 def crosscheck(
     mf: m.ModelFile,
     diags: Diagnostics,
+    drivers: DriverCatalog | None = None,
     *,
     partial: frozenset[tuple[str, m.SourcePos]] = frozenset(),
 ) -> None:
@@ -46,10 +47,11 @@ def crosscheck(
     :attr:`~.schema.Context.partial`); checks a missing entry could make wrong ("an interlock
     of one", "bus not declared") skip those parts rather than report falsely.
     """
+    catalog = drivers if drivers is not None else DriverCatalog()
     all_devices = ("devices", mf.pos) not in partial
     _unique_names(mf, diags)
-    _pins(mf, diags)
-    _i2c(mf, diags, complete=all_devices)
+    _pins(mf, diags, catalog)
+    _i2c(mf, diags, catalog, complete=all_devices)
     _attribute_bindings(mf, diags)
     if all_devices and not any(("actuators", d.pos) in partial for d in mf.devices):
         _interlocks(mf, diags)
@@ -80,10 +82,12 @@ def _unique_names(mf: m.ModelFile, diags: Diagnostics) -> None:
             seen[key] = _Use(label, pos)
 
 
-def _pins(mf: m.ModelFile, diags: Diagnostics) -> None:
+def _pins(mf: m.ModelFile, diags: Diagnostics, catalog: DriverCatalog) -> None:
     used: dict[int, _Use] = {}
     # An I2C bus in use owns its SDA/SCL pins.
-    i2c_buses = {int(e.options.get("bus", 1)) for _, e in _entries(mf) if _family(e) == "i2c"}
+    i2c_buses = {
+        int(e.options.get("bus", 1)) for _, e in _entries(mf) if _family(catalog, e) == "i2c"
+    }
     for bus in sorted(i2c_buses):
         for gpio in pins.I2C_BUS_PINS.get(bus, ()):
             used[gpio] = _Use(f"I2C bus {bus}", mf.pos)
@@ -104,12 +108,12 @@ def _pins(mf: m.ModelFile, diags: Diagnostics) -> None:
                 used[gpio] = _Use(label, entry.where(key))
 
 
-def _family(entry: m.SensorConfig | m.ActuatorConfig) -> str | None:
-    info = driver_info(entry.driver)
+def _family(catalog: DriverCatalog, entry: m.SensorConfig | m.ActuatorConfig) -> str | None:
+    info = catalog.info(entry.driver)
     return info.family if info else None
 
 
-def _i2c(mf: m.ModelFile, diags: Diagnostics, *, complete: bool) -> None:
+def _i2c(mf: m.ModelFile, diags: Diagnostics, catalog: DriverCatalog, *, complete: bool) -> None:
     declared: dict[int, m.BusConfig] = {}
     for declaration in mf.buses:
         if declaration.number in declared:
@@ -118,7 +122,7 @@ def _i2c(mf: m.ModelFile, diags: Diagnostics, *, complete: bool) -> None:
     owners: dict[tuple[int, int], tuple[str, str, m.SourcePos]] = {}
     channels: dict[tuple[int, int, int], _Use] = {}
     for label, entry in _entries(mf):
-        if _family(entry) != "i2c" or "address" not in entry.options:
+        if _family(catalog, entry) != "i2c" or "address" not in entry.options:
             continue
         bus = int(entry.options.get("bus", 1))
         address = int(entry.options["address"])

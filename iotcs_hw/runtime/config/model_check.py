@@ -20,7 +20,7 @@ from iotcs_hw.client.device_model import (
 from iotcs_hw.runtime.config import model as m
 from iotcs_hw.runtime.config.device_models import ModelResolver
 from iotcs_hw.runtime.config.diagnostics import Diagnostics
-from iotcs_hw.runtime.config.drivers_info import driver_info
+from iotcs_hw.runtime.config.drivers_info import DriverCatalog
 from iotcs_hw.runtime.config.filter_schema import filter_name
 from iotcs_hw.runtime.config.schema import did_you_mean
 from iotcs_hw.runtime.filters import fit_line, interpolate
@@ -65,6 +65,7 @@ def check_against_models(
     mf: m.ModelFile,
     models: ModelResolver,
     diags: Diagnostics,
+    drivers: DriverCatalog | None = None,
     *,
     partial: frozenset[tuple[str, m.SourcePos]] = frozenset(),
 ) -> None:
@@ -74,11 +75,12 @@ def check_against_models(
     :attr:`~.schema.Context.partial`): a reading's filter chain, a device's sensors or
     actuators.  Checks those gaps could make wrong are skipped there rather than reported.
     """
+    catalog = drivers if drivers is not None else DriverCatalog()
     for device in mf.devices:
         device_models = _models_of(device, models, diags)
         if device_models is None:
             continue
-        context = _DeviceCheck(device, device_models, diags, partial=partial)
+        context = _DeviceCheck(device, device_models, diags, catalog, partial=partial)
         for sensor in device.sensors:
             for reading in sensor.readings:
                 context.reading(sensor, reading)
@@ -96,9 +98,11 @@ class _DeviceCheck:
         device: m.DeviceConfig,
         models: list[DeviceModel],
         diags: Diagnostics,
+        drivers: DriverCatalog,
         *,
         partial: frozenset[tuple[str, m.SourcePos]],
     ) -> None:
+        self.drivers = drivers
         self.device = device
         self.models = models
         self.diags = diags
@@ -130,7 +134,7 @@ class _DeviceCheck:
         attr = self.lookup(reading.attribute, reading.where("attribute"), label)
         if attr is None:
             return
-        info = driver_info(sensor.driver)
+        info = self.drivers.info(sensor.driver)
         kind = info.readings.get(reading.reading) if info else None
         where = f"{label} -> {attr.name} ({attr.type.value})"
         if attr.type in (DataType.STRING, DataType.DATETIME, DataType.URI):
@@ -197,7 +201,7 @@ class _DeviceCheck:
                 f"{where}: the attribute is read-only; actuators need writable ones",
             )
             return
-        info = driver_info(actuator.driver)
+        info = self.drivers.info(actuator.driver)
         kind = info.value_kind if info else None
         if kind == "boolean" and attr.type is not DataType.BOOLEAN:
             self.diags.error(

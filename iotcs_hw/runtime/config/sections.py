@@ -14,7 +14,7 @@ from typing import Any
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from iotcs_hw.runtime.config import model as m
-from iotcs_hw.runtime.config.drivers_info import DriverInfo, driver_info, known_driver_names
+from iotcs_hw.runtime.config.drivers_info import DriverCatalog, DriverInfo
 from iotcs_hw.runtime.config.filter_schema import FILTERS, filter_name, parse_filter
 from iotcs_hw.runtime.config.schema import (
     IDENTIFIER,
@@ -40,6 +40,15 @@ from iotcs_hw.runtime.config.schema import (
     scalar_value,
     string,
 )
+
+
+class ModelContext(Context):
+    """The validation context of a model file: diagnostics plus the driver catalog."""
+
+    def __init__(self, file: str, drivers: DriverCatalog | None = None) -> None:
+        super().__init__(file)
+        self.drivers = drivers if drivers is not None else DriverCatalog()
+
 
 urn = string(pattern=r"urn:[A-Za-z0-9][A-Za-z0-9:._\-]*", what="a URN (urn:...)")
 attribute_name = string(pattern=IDENTIFIER, what="an attribute name")
@@ -154,14 +163,14 @@ def parse_options(parsed: Parsed, info: DriverInfo, ctx: Context, path: str) -> 
     return {k: v for k, v in options.items() if ok(v)}
 
 
-def _driver(parsed: Parsed, ctx: Context, path: str, role: str) -> DriverInfo | None:
+def _driver(parsed: Parsed, ctx: ModelContext, path: str, role: str) -> DriverInfo | None:
     name = parsed["driver"]
     if not ok(name):
         return None
-    info = driver_info(name)
+    info = ctx.drivers.info(name)
     pos = parsed.key_pos(ctx, "driver")
     if info is None:
-        hint = did_you_mean(name, known_driver_names())
+        hint = did_you_mean(name, ctx.drivers.names())
         ctx.error(pos, join(path, "driver"), f"unknown driver {name!r}{hint}")
         return None
     if info.role != role:
@@ -253,7 +262,7 @@ SENSOR_SCHEMA = {
 }
 
 
-def parse_sensor(node: Node, ctx: Context, path: str, device: str) -> m.SensorConfig | None:
+def parse_sensor(node: Node, ctx: ModelContext, path: str, device: str) -> m.SensorConfig | None:
     """One ``sensors:`` item."""
     parsed = mapping(SENSOR_SCHEMA, allow_extra=True, renamed=ESPHOME_RENAMES)(node, ctx, path)
     if not ok(parsed):
@@ -346,7 +355,9 @@ def parse_limits(node: Node, ctx: Context, path: str) -> m.Limits | None:
     return m.Limits(low, high, ctx.pos(node))
 
 
-def parse_actuator(node: Node, ctx: Context, path: str, device: str) -> m.ActuatorConfig | None:
+def parse_actuator(
+    node: Node, ctx: ModelContext, path: str, device: str
+) -> m.ActuatorConfig | None:
     """One ``actuators:`` item."""
     parsed = mapping(ACTUATOR_SCHEMA, allow_extra=True, renamed=ESPHOME_RENAMES)(node, ctx, path)
     if not ok(parsed):
@@ -479,7 +490,7 @@ ALERT_SCHEMA = {
 }
 
 
-def parse_alert(node: Node, ctx: Context, path: str, device: str) -> m.AlertConfig | None:
+def parse_alert(node: Node, ctx: ModelContext, path: str, device: str) -> m.AlertConfig | None:
     """One ``alerts:`` item."""
     parsed = mapping(ALERT_SCHEMA)(node, ctx, path)
     if not ok(parsed):
@@ -554,7 +565,7 @@ def _metadata(node: Node, ctx: Context, path: str) -> dict[str, str] | None:
     return result if len(result) == len(pairs) else None
 
 
-def parse_device(node: Node, ctx: Context, path: str) -> m.DeviceConfig | None:
+def parse_device(node: Node, ctx: ModelContext, path: str) -> m.DeviceConfig | None:
     """One ``devices:`` item with its sensors, actuators and alerts."""
     parsed = mapping(
         DEVICE_SCHEMA,
