@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
-from iotcs_hw.runtime.config import ModelFileError, parse_text
+from iotcs_hw.runtime.config import ModelFileError, load_model_file, parse_text
 from iotcs_hw.runtime.config import model as m
 from iotcs_hw.runtime.config.pins import PinNameError, bcm_number, i2c_address
 from iotcs_hw.runtime.config.schema import format_duration, parse_duration
@@ -402,3 +403,14 @@ def test_store_never_holds_a_password() -> None:
         "store: {path: /x, password: secret}\ndevices: [{id: a, model: 'urn:a'}]\n"
     )
     assert problem.startswith("1:19: store.password: never write the password here")
+
+
+def test_relative_store_paths_resolve_against_the_model_file(tmp_path: Path) -> None:
+    sub = tmp_path / "site"
+    sub.mkdir()
+    text = HEAD.replace("/tmp/x.conf", "state/gh.conf, password_file: ../secret, state_dir: /var/x")
+    (sub / "gh.yaml").write_text(text)
+    store = load_model_file(sub / "gh.yaml").store
+    assert store.path == str(sub / "state" / "gh.conf")
+    assert store.password_file == str(sub / ".." / "secret")
+    assert store.state_dir == "/var/x"

@@ -11,6 +11,7 @@ Any problem raises one :class:`~.diagnostics.ModelFileError` listing them all, s
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -158,9 +159,9 @@ def load_model_file(
 ) -> m.ModelFile:
     """Read, parse and validate the model file at ``path``.
 
-    Relative ``store`` paths stay as written (the runtime resolves them against the file's
-    directory).  Raises :class:`ModelFileError` (every problem, ``FILE:LINE:COLUMN: message``),
-    including for a file that cannot be read or is not UTF-8.
+    Relative ``store`` paths (and ``~``) are resolved against the model file's directory.
+    Raises :class:`ModelFileError` (every problem, ``FILE:LINE:COLUMN: message``), including
+    for a file that cannot be read or is not UTF-8.
     """
     file = os.fspath(path)
     try:
@@ -170,4 +171,24 @@ def load_model_file(
         raise ModelFileError(
             [Diagnostic(file, 1, 1, f"cannot read the model file: {reason}")]
         ) from exc
-    return parse_text(text, file, models=models, drivers=drivers)
+    model_file = parse_text(text, file, models=models, drivers=drivers)
+    return _resolve_store_paths(model_file, Path(file).resolve().parent)
+
+
+def _resolve_store_paths(model_file: m.ModelFile, base: Path) -> m.ModelFile:
+    """Store paths written relative to the model file, made absolute against its directory."""
+
+    def resolve(path: str | None) -> str | None:
+        if path is None:
+            return None
+        expanded = Path(path).expanduser()
+        return str(expanded if expanded.is_absolute() else base / expanded)
+
+    store = model_file.store
+    resolved = dataclasses.replace(
+        store,
+        path=resolve(store.path) or store.path,
+        password_file=resolve(store.password_file),
+        state_dir=resolve(store.state_dir),
+    )
+    return dataclasses.replace(model_file, store=resolved)
