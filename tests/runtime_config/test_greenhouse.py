@@ -77,3 +77,21 @@ def test_grow_light_scale_maps_percent_to_duty(greenhouse: ModelFile) -> None:
     assert light.scale is not None
     assert light.scale.forward(50) == 0.5
     assert light.scale.inverse(0.25) == 25.0
+
+
+def test_the_gateway_example_is_a_gateway_of_two() -> None:
+    gateway = check_file(MODELS_DIR / "greenhouse-gateway.yaml")
+    assert gateway.is_gateway
+    assert [(d.id, d.hardware_id) for d in gateway.devices] == [
+        ("north", "greenhouse-north"),
+        ("south", "greenhouse-south"),
+    ]
+    assert gateway.devices[1].metadata["serialNumber"] == "S-0002"
+    assert [s.options["address"] for s in gateway.sensors] == [0x76, 0x77]
+
+
+def test_filter_tables_agree() -> None:
+    from iotcs_hw.runtime.config.filter_schema import FILTER_CLASSES, FILTERS
+
+    assert set(FILTER_CLASSES) == set(FILTERS)
+    assert set(FILTER_CLASSES.values()) == set(m.FilterSpec.__args__)  # type: ignore[attr-defined]

@@ -369,43 +369,39 @@ def _named(name: str, key_node: Node, value: Node | None, ctx: Context, path: st
     return entry[0](value, ctx, join(path, name), ctx.pos(key_node))
 
 
-def filter_domain(spec: Any) -> FilterDomain:
-    """Which readings ``spec`` applies to (``number``, ``boolean`` or ``any``)."""
-    for name, (_, domain) in FILTERS.items():
-        if type(spec).__name__ == FILTER_CLASSES.get(name):
-            return domain
-    return "any"
-
-
-#: Filter name -> class name of its spec (used to name a filter in messages).
-FILTER_CLASSES: dict[str, str] = {
-    "offset": "OffsetFilter",
-    "multiply": "MultiplyFilter",
-    "calibrate_linear": "CalibrateLinearFilter",
-    "calibrate_polynomial": "CalibratePolynomialFilter",
-    "clamp": "ClampFilter",
-    "round": "RoundFilter",
-    "round_to_multiple_of": "RoundToMultipleOfFilter",
-    "median": "MedianFilter",
-    "quantile": "QuantileFilter",
-    "min": "MinFilter",
-    "max": "MaxFilter",
-    "sliding_window_moving_average": "SlidingWindowMovingAverageFilter",
-    "exponential_moving_average": "ExponentialMovingAverageFilter",
-    "throttle": "ThrottleFilter",
-    "throttle_average": "ThrottleAverageFilter",
-    "heartbeat": "HeartbeatFilter",
-    "delta": "DeltaFilter",
-    "timeout": "TimeoutFilter",
-    "debounce": "DebounceFilter",
-    "filter_out": "FilterOutFilter",
-    "invert": "InvertFilter",
+#: Filter name -> class of its spec.
+FILTER_CLASSES: dict[str, type] = {
+    "offset": m.OffsetFilter,
+    "multiply": m.MultiplyFilter,
+    "calibrate_linear": m.CalibrateLinearFilter,
+    "calibrate_polynomial": m.CalibratePolynomialFilter,
+    "clamp": m.ClampFilter,
+    "round": m.RoundFilter,
+    "round_to_multiple_of": m.RoundToMultipleOfFilter,
+    "median": m.MedianFilter,
+    "quantile": m.QuantileFilter,
+    "min": m.MinFilter,
+    "max": m.MaxFilter,
+    "sliding_window_moving_average": m.SlidingWindowMovingAverageFilter,
+    "exponential_moving_average": m.ExponentialMovingAverageFilter,
+    "throttle": m.ThrottleFilter,
+    "throttle_average": m.ThrottleAverageFilter,
+    "heartbeat": m.HeartbeatFilter,
+    "delta": m.DeltaFilter,
+    "timeout": m.TimeoutFilter,
+    "debounce": m.DebounceFilter,
+    "filter_out": m.FilterOutFilter,
+    "invert": m.InvertFilter,
 }
+_NAMES: dict[type, str] = {cls: name for name, cls in FILTER_CLASSES.items()}
 
 
-def filter_name(spec: Any) -> str:
+def filter_name(spec: object) -> str:
     """The model-file name of a filter spec (``MedianFilter`` -> ``median``)."""
-    for name, cls_name in FILTER_CLASSES.items():
-        if type(spec).__name__ == cls_name:
-            return name
-    return type(spec).__name__
+    return _NAMES.get(type(spec), type(spec).__name__)
+
+
+def filter_domain(spec: object) -> FilterDomain:
+    """Which readings ``spec`` applies to (``number``, ``boolean`` or ``any``)."""
+    entry = FILTERS.get(filter_name(spec))
+    return entry[1] if entry else "any"

@@ -119,7 +119,7 @@ class ClampFilter:
 
 @dataclass(frozen=True)
 class RoundFilter:
-    """``round: 1``: round to ``decimals`` places (half to even, as Python's ``round``)."""
+    """``round: 1``: round to ``decimals`` places, halves away from zero (as ESPHome)."""
 
     decimals: int
     pos: SourcePos = NOWHERE

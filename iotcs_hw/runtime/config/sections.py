@@ -15,7 +15,7 @@ from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from iotcs_hw.runtime.config import model as m
 from iotcs_hw.runtime.config.drivers_info import DriverCatalog, DriverInfo
-from iotcs_hw.runtime.config.filter_schema import FILTERS, filter_name, parse_filter
+from iotcs_hw.runtime.config.filter_schema import filter_domain, filter_name, parse_filter
 from iotcs_hw.runtime.config.schema import (
     IDENTIFIER,
     INVALID,
@@ -214,7 +214,7 @@ def parse_reading(
             spec = parse_filter(item, ctx, item_path)
             if not ok(spec):
                 continue
-            domain = FILTERS[filter_name(spec)][1]
+            domain = filter_domain(spec)
             if kind is not None and domain not in ("any", kind):
                 ctx.error(
                     spec.pos,
