@@ -32,6 +32,7 @@ from iotcs_hw.runtime.config.schema import (
     number,
     ok,
 )
+from iotcs_hw.runtime.filters import fit_polynomial
 
 FilterParser = Callable[[Node | None, Context, str, m.SourcePos], Any]
 #: Which readings a filter applies to.
@@ -47,6 +48,8 @@ _WINDOW_DEFAULTS = {
     "sliding_window_moving_average": (15, 15, 1),
 }
 _DATAPOINT = re.compile(r"\s*([-+]?[0-9.eE+-]+)\s*->\s*([-+]?[0-9.eE+-]+)\s*")
+#: Calibration datapoints beyond this magnitude are surely a typo (and would overflow a fit).
+MAX_DATAPOINT = 1e9
 _PERCENT = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*")
 
 
@@ -160,6 +163,8 @@ def _datapoints(node: Node, ctx: Context, path: str, min_points: int) -> Any:
     xs = [p[0] for p in points]
     if len(set(xs)) != len(xs):
         return ctx.error(node, path, "two datapoints share the same measured value")
+    if any(abs(v) > MAX_DATAPOINT for point in points for v in point):
+        return ctx.error(node, path, f"datapoint values must lie within ±{MAX_DATAPOINT:g}")
     return tuple(points)
 
 
@@ -209,7 +214,19 @@ def _calibrate_polynomial(node: Node | None, ctx: Context, path: str, pos: m.Sou
         return INVALID
     degree = parsed["degree"]
     points = _datapoints(parsed["datapoints"], ctx, join(path, "datapoints"), degree + 1)
-    return m.CalibratePolynomialFilter(degree, points, pos) if ok(points) else INVALID
+    if not ok(points):
+        return INVALID
+    try:
+        coefficients = fit_polynomial(points, degree)
+    except (ValueError, ArithmeticError):
+        coefficients = []
+    if not coefficients or not all(math.isfinite(c) for c in coefficients):
+        return ctx.error(
+            parsed["datapoints"],
+            join(path, "datapoints"),
+            f"these datapoints do not determine a polynomial of degree {degree}",
+        )
+    return m.CalibratePolynomialFilter(degree, points, pos)
 
 
 def _clamp(node: Node | None, ctx: Context, path: str, pos: m.SourcePos) -> Any:

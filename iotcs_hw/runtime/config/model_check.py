@@ -423,8 +423,15 @@ def propagate(interval: Interval, filters: tuple[m.FilterSpec, ...]) -> Interval
     """The range of values that can leave ``filters`` when inputs span ``interval``.
 
     Interval arithmetic over the filters whose effect on a range is known; None when a filter
-    makes it unknowable (a polynomial, a timeout value...).
+    makes it unknowable (a polynomial, a timeout value...) or the arithmetic overflows.
     """
+    try:
+        return _propagate(interval, filters)
+    except (ArithmeticError, ValueError):
+        return None
+
+
+def _propagate(interval: Interval, filters: tuple[m.FilterSpec, ...]) -> Interval | None:
     low, high = interval
     for spec in filters:
         if isinstance(spec, m.OffsetFilter):
