@@ -26,13 +26,13 @@ from iotcs_hw.runtime.config.drivers_info import DriverCatalog
 from iotcs_hw.runtime.config.model_check import check_against_models
 from iotcs_hw.runtime.config.schema import NODE, Context, items_of, mapping, ok
 from iotcs_hw.runtime.config.sections import (
-    ModelContext,
     parse_buses,
     parse_device,
     parse_health,
     parse_logging,
     parse_store,
 )
+from iotcs_hw.runtime.config.sensor_schema import ModelContext
 
 FILE_SCHEMA = {
     "store": NODE,
