@@ -418,3 +418,22 @@ def test_relative_store_paths_resolve_against_the_model_file(tmp_path: Path) -> 
     assert store.path == str(sub / "state" / "gh.conf")
     assert store.password_file == str(sub / ".." / "secret")
     assert store.state_dir == "/var/x"
+
+
+def test_nested_aliases_cannot_blow_up_validation() -> None:
+    # Each level repeats the one below ten times through aliases: 10**6 values to walk.
+    text = """\
+defs:
+  f: &f {filter_out: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]}
+  fl: &fl [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]
+  s: &s {name: s, driver: bme280, readings: {temperature: {attribute: t, filters: *fl}}}
+  d: &d {id: d, model: "urn:x", sensors: [*s, *s, *s, *s, *s, *s, *s, *s, *s, *s]}
+store: {path: /x}
+devices: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d,
+          *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d,
+          *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d,
+          *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d,
+          *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+"""
+    found = problems(text)
+    assert "1:1: the file expands to more than 200000 values (nested aliases?)" in found
