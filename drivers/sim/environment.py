@@ -83,6 +83,15 @@ VENT = (
     Effect("humidity", exchange=10 / SECONDS_PER_HOUR),
 )
 
+#: The effects above by name, for model files (``simulate: {effect: fan}``).
+PRESETS: Mapping[str, tuple[Effect, ...]] = {
+    "fan": FAN,
+    "heater": HEATER,
+    "pump": PUMP,
+    "grow_light": GROW_LIGHT,
+    "vent": VENT,
+}
+
 
 @dataclass(frozen=True)
 class Weather:
@@ -350,7 +359,7 @@ class Environment:
             "soil_moisture": (room.soil_dry, room.soil_tau_s),
             "cpu_temperature": (values["temperature"] + room.cpu_above_ambient, room.cpu_tau_s),
         }
-        stateful = set(targets) | {"distance", "voltage"}
+        stateful = sorted(set(targets) | {"distance", "voltage"})  # fixed order, any hash seed
         for quantity in stateful:
             if quantity in self._state.forced:
                 continue

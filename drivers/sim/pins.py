@@ -21,13 +21,88 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gpiozero.pins.mock import MockChargingPin, MockFactory, MockPin, MockTriggerPin
+import gpiozero
+from gpiozero.mixins import SharedMixin
+from gpiozero.pins import SPI
+from gpiozero.pins.mock import (
+    MockChargingPin,
+    MockFactory,
+    MockPin,
+    MockTriggerPin,
+    PinState,
+)
+from gpiozero.pins.spi import SPISoftware, SPISoftwareBus
 
 from drivers.errors import DriverConfigError
 from drivers.sim.physics import PhysicalSource
 
 #: Speed of sound in dry air at 20 degC (m/s), as gpiozero's DistanceSensor assumes.
 SPEED_OF_SOUND = 343.26
+
+
+class _InjectedSPISoftwareBus(SPISoftwareBus):  # type: ignore[misc]
+    """gpiozero's bit-banged SPI bus, built on the factory it is given.
+
+    gpiozero 2.0.1's ``SPISoftwareBus.__init__`` calls ``Device.__init__()`` without its
+    ``pin_factory``, which resolves and *installs* the global default factory (and raises
+    ``BadPinFactory`` off a Pi) even though every pin it opens uses the injected one.  Its
+    shared-instance key also omits the factory, so two mock factories would share one bus.
+    """
+
+    def __init__(self, clock_pin: Any, mosi_pin: Any, miso_pin: Any, *, pin_factory: Any) -> None:
+        self.lock = None
+        self.clock = None
+        self.mosi = None
+        self.miso = None
+        gpiozero.Device.__init__(self, pin_factory=pin_factory)
+        self.lock = threading.RLock()
+        try:
+            self.clock = gpiozero.OutputDevice(clock_pin, active_high=True, pin_factory=pin_factory)
+            if mosi_pin is not None:
+                self.mosi = gpiozero.OutputDevice(mosi_pin, pin_factory=pin_factory)
+            if miso_pin is not None:
+                self.miso = gpiozero.InputDevice(miso_pin, pin_factory=pin_factory)
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def _shared_key(
+        cls, clock_pin: Any, mosi_pin: Any, miso_pin: Any, *, pin_factory: Any = None
+    ) -> tuple[Any, ...]:
+        return (id(pin_factory), clock_pin, mosi_pin, miso_pin)
+
+
+class _InjectedSPISoftware(SPISoftware):  # type: ignore[misc]
+    """gpiozero's software SPI interface over :class:`_InjectedSPISoftwareBus`."""
+
+    def __init__(
+        self, clock_pin: Any, mosi_pin: Any, miso_pin: Any, select_pin: Any, *, pin_factory: Any
+    ) -> None:
+        self._bus = None
+        self._select = None
+        SPI.__init__(self, pin_factory=pin_factory)  # skip SPISoftware's, which builds its bus
+        try:
+            self._clock_phase = False
+            self._lsb_first = False
+            self._bits_per_word = 8
+            self._bus = _InjectedSPISoftwareBus(
+                clock_pin, mosi_pin, miso_pin, pin_factory=pin_factory
+            )
+            self._select = gpiozero.OutputDevice(
+                select_pin, active_high=False, pin_factory=pin_factory
+            )
+        except BaseException:
+            self.close()
+            raise
+
+
+class _InjectedSPISoftwareShared(SharedMixin, _InjectedSPISoftware):  # type: ignore[misc]
+    @classmethod
+    def _shared_key(
+        cls, clock_pin: Any, mosi_pin: Any, miso_pin: Any, select_pin: Any, pin_factory: Any
+    ) -> tuple[Any, ...]:
+        return (id(pin_factory), clock_pin, select_pin)
 
 
 class SimPinFactory(MockFactory):  # type: ignore[misc]
@@ -38,7 +113,11 @@ class SimPinFactory(MockFactory):  # type: ignore[misc]
     LDR's ``MockChargingPin`` (one of them always mismatches).  A board has one kind of pin
     per number, whatever uses it: here a device asking for a pin gets the one already
     created (by :func:`ensure_pin`), and only an explicit ``pin_class`` is checked.
+    Software SPI uses :class:`_InjectedSPISoftware`, which keeps to this factory.
     """
+
+    def _get_spi_class(self, shared: bool, hardware: bool) -> type[Any]:
+        return _InjectedSPISoftwareShared if shared else _InjectedSPISoftware
 
     def pin(self, name: Any, pin_class: type[MockPin] | None = None, **kwargs: Any) -> Any:
         if pin_class is None:
@@ -73,7 +152,12 @@ def ensure_pin(
     Raises :class:`DriverConfigError` when the pin exists as another class: gpiozero would
     otherwise hand the wrong kind of pin to a driver that needs PWM, charging or echo.
     """
-    created: MockPin = factory.pin(name, pin_class=pin_class, **kwargs)
+    try:
+        created: MockPin = factory.pin(name, pin_class=pin_class, **kwargs)
+    except ValueError as exc:  # gpiozero's own PWM-ness check
+        raise DriverConfigError(
+            f"mock pin {name!r}: {exc}; this device needs {pin_class.__name__}"
+        ) from exc
     if not isinstance(created, pin_class):
         raise DriverConfigError(
             f"mock pin {name!r} already exists as {type(created).__name__}; "
@@ -153,6 +237,25 @@ def servo_opening(
     return level
 
 
+def drive_at(target: MockPin, high: bool, timestamp: float) -> None:
+    """Drive input ``target`` to ``high`` as if the edge happened at ``timestamp`` (monotonic).
+
+    gpiozero times pulses from the edge timestamps the pin reports, not from when the
+    callback runs; stamping the edge with the instant the physics puts it at keeps simulated
+    pulse widths exact however late a loaded machine schedules the thread that drives it.
+    """
+    if target.function != "input":
+        return  # the driver switched the pin back to output meanwhile: nothing to drive
+    if target.state == high:
+        return
+    target._state = high
+    target.states.append(PinState(timestamp - target._last_change, high))
+    target._last_change = timestamp
+    wanted = "rising" if high else "falling"
+    if target.edges in ("both", wanted) and target.when_changed is not None:
+        target._call_when_changed()
+
+
 class LightChargingPin(MockChargingPin):  # type: ignore[misc]
     """An LDR + capacitor on one pin: the charging time follows ``light`` (lux).
 
@@ -194,7 +297,14 @@ class LightChargingPin(MockChargingPin):  # type: ignore[misc]
     def _set_function(self, value: str) -> None:
         if value == "input":
             self.charge_time = self.charge_time_for(self.physics.get(self.quantity))
+            self._input_since = time.monotonic()
         super()._set_function(value)
+
+    def _charge(self) -> None:
+        # The capacitor reaches the threshold charge_time after the pin became an input;
+        # stamp the edge with that instant rather than with when this thread got to run.
+        if not self._charge_stop.wait(self.charge_time):
+            drive_at(self, True, self._input_since + self.charge_time)
 
 
 class EchoTriggerPin(MockTriggerPin):  # type: ignore[misc]
@@ -233,8 +343,11 @@ class EchoTriggerPin(MockTriggerPin):  # type: ignore[misc]
 
     def _echo(self) -> None:
         with self._echo_lock:
-            # The module raises echo about 0.5 ms after the trigger's falling edge.
+            # The module raises echo about 0.5 ms after the trigger; the pulse lasts the
+            # round trip.  Both edges are stamped with when they physically happen, so the
+            # measured width is exact even when this thread is scheduled late.
+            rise = time.monotonic() + 0.0005
             time.sleep(0.0005)
-            self.echo_pin.drive_high()
+            drive_at(self.echo_pin, True, rise)
             time.sleep(self.echo_time)
-            self.echo_pin.drive_low()
+            drive_at(self.echo_pin, False, rise + self.echo_time)
