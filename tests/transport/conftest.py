@@ -103,3 +103,25 @@ def provision(app: Any, tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return make
+
+
+@pytest.fixture
+def recorded() -> Callable[..., list[Any]]:
+    """``recorded(server, predicate=None, count=1)``: the server's recorded exchanges.
+
+    The server records an exchange just after answering it, so a test that looks right after
+    its call waits (bounded, 5 s) until ``count`` matching exchanges are there.
+    """
+    import time
+
+    def wait(
+        server: Any, predicate: Callable[[Any], bool] | None = None, count: int = 1
+    ) -> list[Any]:
+        deadline = time.monotonic() + 5.0
+        while True:
+            found = list(server.recorder.requests(predicate))
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.005)
+
+    return wait

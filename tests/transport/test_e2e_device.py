@@ -67,8 +67,8 @@ def test_provision_activate_fetch_model_and_send(
 
     server_view = app.device("DEV-1")
     assert server_view["endpointId"] == endpoint
-    assert THERMO_URN in server_view["models"]
-    assert "urn:oracle:iot:dcd:capability:direct_activation" in server_view["models"]
+    assert THERMO_URN in server_view["deviceModels"]
+    assert "urn:oracle:iot:dcd:capability:direct_activation" in server_view["deviceModels"]
 
     policy = cloud.recorder.requests(lambda r: r.path.endswith("/activation/policy"))
     assert [r.headers.get("X-ActivationId") for r in policy] == ["DEV-1"]
@@ -139,6 +139,7 @@ def test_untrusted_server_certificate_is_a_security_error(
     cloud: Any, app: Any, tmp_path: Path
 ) -> None:
     from cryptography.hazmat.primitives import serialization
+
     from iotcs_hw.cloud.tls import ensure_tls
 
     other_ca_dir = tmp_path / "other-ca"
@@ -156,17 +157,19 @@ def test_untrusted_server_certificate_is_a_security_error(
 
 
 def test_gateway_registers_indirect_devices(
-    cloud: Any, app: Any, tmp_path: Path, provision: Provision
+    cloud: Any, app: Any, tmp_path: Path, provision: Provision, recorded: Callable[..., list[Any]]
 ) -> None:
-    app.register_device("ICD-1", "icd-secret")
-    store = provision("GW-1", connected_devices={"ICD-1": None})
+    store = provision("GW-1", connected_devices={"ICD-1": "icd-secret"})
     assert dict(load_store(store, PASSWORD).connected_devices) == {"ICD-1": b"icd-secret"}
     with _device(store, tmp_path, GatewayDevice) as gw:
         with pytest.raises(StateException, match="activate the gateway"):
             gw.registerDevice("ICD-1", {}, THERMO_URN)
         gw.activate()
         gateway_id = gw.getEndpointId()
-        assert "urn:oracle:iot:dcd:capability:indirect_activation" in app.device("GW-1")["models"]
+        assert (
+            "urn:oracle:iot:dcd:capability:indirect_activation"
+            in app.device("GW-1")["deviceModels"]
+        )
 
         icd = gw.registerDevice(
             "ICD-1",
@@ -183,7 +186,7 @@ def test_gateway_registers_indirect_devices(
 
         bodies = [
             json.loads(r.body)
-            for r in cloud.recorder.requests(lambda r: r.path.endswith("/indirect/device"))
+            for r in recorded(cloud, lambda r: r.path.endswith("/indirect/device"), 3)
         ]
         assert [b["hardwareId"] for b in bodies] == ["ICD-1", "ICD-2", "ICD-3"]
         gateway_key = load_store(store, PASSWORD).public_key

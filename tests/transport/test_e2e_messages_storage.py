@@ -23,6 +23,9 @@ from iotcs_hw.transport.trusted_assets import TrustedAssetsManager
 PASSWORD = "changeit"
 THERMO_URN = "urn:test:transport:thermometer"
 Provision = Callable[..., Path]
+Recorded = Callable[..., list[Any]]
+
+MESSAGES = "/iot/api/v2/messages"
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,7 +40,7 @@ def activated(provision: Provision) -> Iterator[HttpSession]:
 
 
 def test_batch_is_stored_and_reply_is_a_message_list(
-    activated: HttpSession, app: Any, cloud: Any
+    activated: HttpSession, app: Any, cloud: Any, recorded: Recorded
 ) -> None:
     endpoint = activated.assets.endpoint_id()
     transport = HttpMessageTransport(activated)
@@ -48,12 +51,14 @@ def test_batch_is_stored_and_reply_is_a_message_list(
     assert (reply.messages, reply.min_accept_bytes) == ([], None)
     items, _ = app.messages(endpoint, wait_s=5.0)
     assert [i["message"]["payload"]["data"]["temp"] for i in items] == [1, 2, 3]
-    posted = cloud.recorder.requests(lambda r: r.path.endswith("/messages"))
+    posted = recorded(cloud, lambda r: r.path == MESSAGES)
     assert posted[-1].query == {"acceptBytes": "4190"}
     assert posted[-1].headers["X-EndpointId"] == endpoint
 
 
-def test_long_poll_returns_a_cloud_write(activated: HttpSession, app: Any, cloud: Any) -> None:
+def test_long_poll_returns_a_cloud_write(
+    activated: HttpSession, app: Any, cloud: Any, recorded: Recorded
+) -> None:
     endpoint = activated.assets.endpoint_id()
     transport = HttpMessageTransport(activated)
     app.write(endpoint, {"setpoint": 19.5}, urn=THERMO_URN)
@@ -65,7 +70,7 @@ def test_long_poll_returns_a_cloud_write(activated: HttpSession, app: Any, cloud
     assert request.destination == endpoint
     assert request.payload["url"] == f"deviceModels/{THERMO_URN}/attributes/setpoint"
     assert json.loads(base64.b64decode(request.payload["body"])) == {"value": 19.5}
-    polls = cloud.recorder.requests(lambda r: r.path.endswith("/messages"))
+    polls = recorded(cloud, lambda r: r.path == MESSAGES)
     assert polls[-1].query == {"acceptBytes": "4190", "iot.sync": "", "iot.timeout": "5"}
 
 
@@ -98,7 +103,9 @@ def test_503_is_a_transport_exception_with_status(activated: HttpSession, app: A
     assert transport.send_messages(b"[]", accept_bytes=0).status in (200, 202)
 
 
-def test_storage_backend_round_trip(activated: HttpSession, tmp_path: Path, cloud: Any) -> None:
+def test_storage_backend_round_trip(
+    activated: HttpSession, tmp_path: Path, cloud: Any, recorded: Recorded
+) -> None:
     backend = SwiftStorageBackend(activated)
     source = tmp_path / "reading.csv"
     payload = b"t,v\n" + b"".join(f"{i},{i * 0.5}\n".encode() for i in range(20_000))
@@ -110,7 +117,7 @@ def test_storage_backend_round_trip(activated: HttpSession, tmp_path: Path, clou
     assert info.content_type == "text/csv"
     assert backend.is_storage_uri(info.uri)
     assert not backend.is_storage_uri("https://example.com/v1/x/y/z")
-    put = cloud.recorder.requests(lambda r: r.method == "PUT")[-1]
+    put = recorded(cloud, lambda r: r.method == "PUT")[-1]
     assert put.headers.get("Transfer-Encoding") == "chunked"
 
     target = tmp_path / "out" / "copy.csv"
