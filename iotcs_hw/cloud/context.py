@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,19 @@ class CloudContext:
         self.messages_changed = Broadcast()
         self.responses_changed = Broadcast()
         self._request_wakeups: dict[str, Broadcast] = {}
+        self._held = threading.Condition()
+        self._held_polls: dict[str, int] = {}
+
+    def poll_held(self, owner: str, delta: int) -> None:
+        """Count long polls of ``owner`` being held (+1 when one starts waiting, -1 after)."""
+        with self._held:
+            self._held_polls[owner] = self._held_polls.get(owner, 0) + delta
+            self._held.notify_all()
+
+    def wait_for_held_poll(self, owner: str, timeout_s: float) -> bool:
+        """Block (any thread) until a long poll of ``owner`` is held; False on timeout."""
+        with self._held:
+            return self._held.wait_for(lambda: self._held_polls.get(owner, 0) > 0, timeout_s)
 
     def requests_for(self, owner: str) -> Broadcast:
         """The wake-up of the device (or gateway) ``owner`` polling for requests."""

@@ -191,7 +191,11 @@ async def _answer(
         remaining = deadline - loop.time()
         if remaining <= 0:
             break
-        await wakeup.wait(remaining)
+        ctx.poll_held(owner, +1)
+        try:
+            await wakeup.wait(remaining)
+        finally:
+            ctx.poll_held(owner, -1)
     headers = {} if min_bytes is None else {"X-min-acceptBytes": str(min_bytes)}
     body = "[" + ",".join(encoded(r) for r in records) + "]"
     response = web.Response(
