@@ -397,6 +397,7 @@ class MessageDispatcher:
             with self._cond:
                 self._sending = False
                 self._cond.notify_all()
+        self.outbox.checkpoint()
 
     def _settle_transport_error(self, batch: list[OutboxEntry], exc: TransportException) -> None:
         status = exc.statusCode
