@@ -498,6 +498,7 @@ class MessageDispatcher:
                 if not self._wait_before_poll():
                     return
                 accept = self._accept_bytes()
+                polled_at = self.clock.monotonic()
                 reply = self.transport.send_messages(
                     b"[]", accept_bytes=accept, long_poll_s=self.long_poll_s
                 )
@@ -529,6 +530,15 @@ class MessageDispatcher:
                 if reply.messages:
                     log.warning("closing: %d requests left unanswered", len(reply.messages))
                 return
+            if (
+                self.long_poll_s is not None
+                and not reply.messages
+                and self.clock.monotonic() - polled_at < self.long_poll_s / 2
+            ):
+                # A server that does not hold long polls would make this loop spin (§10.2):
+                # pause one polling interval, or until a send succeeds.
+                log.debug("empty long-poll answer came back early; pausing polls")
+                self._pause_polling(self._polling_interval_s)
             self._buffer_piggybacked(reply)
 
     def _stop_requested(self) -> bool:
@@ -536,9 +546,12 @@ class MessageDispatcher:
         return self._stopping
 
     def _receive_failed(self, kind: FailureKind) -> None:
-        delay = self._receive_backoff.next_delay(kind)
+        self._pause_polling(self._receive_backoff.next_delay(kind))
+
+    def _pause_polling(self, delay_s: float) -> None:
+        """Poll again after ``delay_s`` or as soon as a send gets through, whichever is first."""
         with self._recv_cond:
-            self._recv_gate = self.clock.monotonic() + delay
+            self._recv_gate = self.clock.monotonic() + delay_s
             self._send_succeeded = False
 
     def _wait_before_poll(self) -> bool:

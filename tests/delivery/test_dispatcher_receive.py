@@ -313,3 +313,18 @@ def test_a_poll_cut_by_close_is_not_reported_as_a_failure(
         thread.join(WAIT)
         assert not thread.is_alive()
     assert "poll failed" not in caplog.text
+
+
+def test_a_server_that_does_not_hold_polls_does_not_make_the_receiver_spin(
+    make_dispatcher: Callable[..., MessageDispatcher],
+    transport: FakeTransport,
+    clock: FakeClock,
+) -> None:
+    transport.script_polls(TransportReply(200), TransportReply(200))
+    make_dispatcher(polling_interval_s=3.0)
+    assert transport.wait_for_calls(1, WAIT)
+    assert clock.wait_for_sleeper("iotcs-receive") == clock.monotonic() + 3.0
+    assert len(transport.polls) == 1
+    clock.advance(3.0)
+    assert transport.wait_for_calls(2, WAIT)
+    assert clock.wait_for_sleeper("iotcs-receive", deadline=clock.monotonic() + 3.0)
