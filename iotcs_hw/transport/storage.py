@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -63,8 +64,9 @@ class SwiftStorageBackend:
 
     Args:
         session: the device's HTTPS session (the container is reached with the same TLS trust).
-        endpoint_id: a callable giving the endpoint id whose folder objects go in (None: no
-            prefix, as JS 1.1 and ``disable_storage_object_prefix``).
+        use_endpoint_prefix: put objects under ``<endpoint id>/`` (default, as JS 18, Java and
+            Python); False is JS 1.1 and ``disable_storage_object_prefix``.
+        transfer_timeout_s: connect/read timeout of object transfers (per socket read).
     """
 
     def __init__(
@@ -263,10 +265,10 @@ class SwiftStorageBackend:
         return f"<SwiftStorageBackend {creds.container_url if creds else '(no credentials yet)'}>"
 
 
-def _chunks(source: object, digest: hashlib._Hash, sent: list[int]) -> Iterator[bytes]:
-    read = source.read  # type: ignore[attr-defined]
+def _chunks(source: BinaryIO, digest: hashlib._Hash, sent: list[int]) -> Iterator[bytes]:
+    """Read ``source`` in chunks, hashing and counting what is sent (``sent[0]``)."""
     while True:
-        block = read(CHUNK_SIZE)
+        block = source.read(CHUNK_SIZE)
         if not block:
             return
         digest.update(block)
@@ -278,7 +280,7 @@ def _expect(response: requests.Response, ok: tuple[int, ...], method: str, uri: 
     status = response.status_code
     if status in ok:
         return
-    text = " ".join(response.text.split())[:200] if not response.raw or status != 200 else ""
+    text = " ".join(response.text.split())[:200]
     if status == 401:
         raise SecurityException(f"{method} {uri}: storage refused the auth token twice: {text}")
     raise TransportException(f"{method} {uri}: {status} {text}", status, uri)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -212,3 +213,30 @@ def test_gateway_registers_indirect_devices(
             gw.registerDevice("ICD-4", {})
         with pytest.raises(ValueError, match="metaData must map strings to strings"):
             gw.registerDevice("ICD-4", {"a": 1}, THERMO_URN)
+
+
+def test_cloud_write_reaches_on_change_and_is_answered(
+    cloud: Any, app: Any, provision: Provision, tmp_path: Path
+) -> None:
+    store = provision("DEV-6")
+    changed = threading.Event()
+    seen: list[Any] = []
+
+    def on_change(event: Any) -> None:
+        seen.append(event.getNamedValue().getValue())
+        changed.set()
+
+    with _device(store, tmp_path) as dcd:
+        dcd.activate(THERMO_URN)
+        endpoint = dcd.getEndpointId()
+        model = dcd.getDeviceModel(THERMO_URN)
+        assert model is not None
+        vd = dcd.createVirtualDevice(endpoint, model)
+        vd.setOnChange(on_change, "setpoint")
+        queued = app.write(endpoint, {"setpoint": 18.5}, urn=THERMO_URN)
+        view = app.wait_for_response(queued["requestId"], 15.0)
+        assert view["state"] == "ANSWERED"
+        assert 200 <= view["response"]["statusCode"] < 300
+        assert changed.wait(5.0)
+        assert seen == [18.5]
+        assert vd.get("setpoint") == 18.5
