@@ -231,6 +231,34 @@ class SwiftStorageBackend:
                 encoding=response.headers.get("Content-Encoding"),
             )
 
+    def describe(self, uri: str) -> StoredObjectInfo:
+        """``HEAD uri``: type, encoding, length and date of an object the server referred to."""
+        if not self.is_storage_uri(uri):
+            raise ValueError(f"{uri!r} is not an object of this device's storage container")
+        attempt = 0
+        while True:
+            attempt += 1
+            creds = self.credentials()
+            response = self.session.exchange(
+                "HEAD",
+                uri,
+                headers={"X-Auth-Token": creds.auth_token},
+                body=None,
+                timeout_s=self.session.timeout_s,
+            )
+            if response.status_code == 401 and attempt < RETRY_LIMIT:
+                self._forget(creds)
+                continue
+            _expect(response, (200, 204), "HEAD", uri)
+            length = response.headers.get("Content-Length", "")
+            return StoredObjectInfo(
+                uri=uri,
+                length=int(length) if length.isdigit() else -1,
+                date=_iso_date(response.headers.get("Last-Modified")),
+                content_type=response.headers.get("Content-Type", DEFAULT_CONTENT_TYPE),
+                encoding=response.headers.get("Content-Encoding"),
+            )
+
     def _save(self, response: requests.Response, uri: str, target: Path) -> int:
         expected = response.headers.get("Content-Length")
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)

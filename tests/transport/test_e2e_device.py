@@ -240,3 +240,30 @@ def test_cloud_write_reaches_on_change_and_is_answered(
         assert changed.wait(5.0)
         assert seen == [18.5]
         assert vd.get("setpoint") == 18.5
+
+
+def test_messages_queued_during_an_outage_survive_a_restart(
+    cloud: Any, app: Any, provision: Provision, tmp_path: Path
+) -> None:
+    store = provision("DEV-7")
+    options = {"state_dir": tmp_path / "state", "long_poll_s": 2.0, "flush_timeout_s": 0.2}
+    with DirectlyConnectedDevice(store, PASSWORD, **options) as dcd:
+        dcd.activate(THERMO_URN)
+        endpoint = dcd.getEndpointId()
+        model = dcd.getDeviceModel(THERMO_URN)
+        assert model is not None
+        app.fail_for(120.0, 503)
+        vd = dcd.createVirtualDevice(endpoint, model)
+        for value in (1.0, 2.0, 3.0):
+            vd.set("temp", value)
+    assert (tmp_path / "state" / "outbox.sqlite3").exists()
+    app.clear_faults()
+    with DirectlyConnectedDevice(store, PASSWORD, **options) as again:
+        assert again.getEndpointId() == endpoint
+        values: list[float] = []
+        last = 0
+        while len(values) < 3:
+            items, last = app.messages(endpoint, after=last, wait_s=10.0)
+            assert items, f"only {values} arrived"
+            values += [i["message"]["payload"]["data"]["temp"] for i in items]
+        assert values == [1.0, 2.0, 3.0]

@@ -120,6 +120,9 @@ def test_storage_backend_round_trip(
     put = recorded(cloud, lambda r: r.method == "PUT")[-1]
     assert put.headers.get("Transfer-Encoding") == "chunked"
 
+    head = backend.describe(info.uri)
+    assert (head.length, head.content_type, head.date) == (len(payload), "text/csv", info.date)
+
     target = tmp_path / "out" / "copy.csv"
     got = backend.download(info.uri, str(target))
     assert target.read_bytes() == payload
