@@ -218,6 +218,62 @@ async def action(request: web.Request) -> web.Response:
     return json_response(response_view(record), status=201)
 
 
+def _method(request: web.Request) -> str:
+    """The effective method: ``X-HTTP-Method-Override`` (any case) applies to POST."""
+    override = request.headers.get("X-HTTP-Method-Override", "").strip().upper()
+    return override if request.method == "POST" and override else request.method
+
+
+async def model_write(request: web.Request) -> web.Response:
+    """Enterprise-style paths (§3.4): ``PUT .../deviceModels/{urn}/attributes/{name}`` with
+    ``{"value": v}``; ``PATCH`` (or POST + method override) ``.../attributes`` with a map."""
+    check_admin(request)
+    ctx = context(request)
+    method = _method(request)
+    body = _object(await read_json(request, _LIMIT), "write")
+    name = request.match_info.get("name")
+    if name is not None:
+        if method != "PUT":
+            raise ApiError(405, f"{method} of one attribute: use PUT")
+        if "value" not in body:
+            raise ApiError(400, "field 'value' is missing")
+        values = {name: body["value"]}
+    else:
+        if method != "PATCH":
+            raise ApiError(
+                405,
+                f"{method} of several attributes: use PATCH or POST with "
+                "X-HTTP-Method-Override: PATCH",
+            )
+        values = body
+    try:
+        record = write_attributes(
+            ctx, request.match_info["endpoint"], values, urn=request.match_info["urn"]
+        )
+    except WriteRejected as exc:
+        raise ApiError(400, str(exc)) from None
+    return json_response(response_view(record), status=201)
+
+
+async def model_action(request: web.Request) -> web.Response:
+    """``POST .../deviceModels/{urn}/actions/{name}`` with ``{"value": arg}`` or ``{}``."""
+    check_admin(request)
+    ctx = context(request)
+    body = _object(await read_json(request, _LIMIT, empty={}), "action call")
+    try:
+        record = call_action(
+            ctx,
+            request.match_info["endpoint"],
+            request.match_info["name"],
+            body.get("value"),
+            has_value="value" in body,
+            urn=request.match_info["urn"],
+        )
+    except WriteRejected as exc:
+        raise ApiError(400, str(exc)) from None
+    return json_response(response_view(record), status=201)
+
+
 async def raw(request: web.Request) -> web.Response:
     """``{"method", "url", "body"?, "headers"?}``: a REQUEST without model checks."""
     check_admin(request)
@@ -251,7 +307,7 @@ async def get_request(request: web.Request) -> web.Response:
         if record is None:
             raise ApiError(404, f"no request {request_id!r}")
         remaining = deadline - asyncio.get_running_loop().time()
-        if record.state == RequestState.ANSWERED or remaining <= 0:
+        if record.state == RequestState.ANSWERED or remaining <= 0 or ctx.closing:
             return json_response(response_view(record))
         await ctx.responses_changed.wait(remaining)
 
@@ -270,7 +326,7 @@ async def messages(request: web.Request) -> web.Response:
     while True:
         found = ctx.store.messages(endpoint_id=endpoint, after=after, limit=limit)
         remaining = deadline - asyncio.get_running_loop().time()
-        if found or remaining <= 0:
+        if found or remaining <= 0 or ctx.closing:
             last = found[-1].seq if found else after
             return json_response({"items": [m.to_json() for m in found], "last": last})
         await ctx.messages_changed.wait(remaining)
@@ -321,6 +377,12 @@ def add_routes(app: web.Application) -> None:
     r.add_post(f"{PREFIX}/endpoints/{{endpoint}}/writes", write)
     r.add_post(f"{PREFIX}/endpoints/{{endpoint}}/actions/{{name}}", action)
     r.add_post(f"{PREFIX}/endpoints/{{endpoint}}/requests", raw)
+    model = f"{PREFIX}/endpoints/{{endpoint}}/deviceModels/{{urn}}"
+    r.add_put(f"{model}/attributes/{{name}}", model_write)
+    r.add_post(f"{model}/attributes/{{name}}", model_write)
+    r.add_patch(f"{model}/attributes", model_write)
+    r.add_post(f"{model}/attributes", model_write)
+    r.add_post(f"{model}/actions/{{name}}", model_action)
     r.add_get(f"{PREFIX}/requests/{{id}}", get_request)
     r.add_get(f"{PREFIX}/messages", messages)
     r.add_post(f"{PREFIX}/faults", set_faults)

@@ -96,6 +96,10 @@ class LocalCloud:
         """Every answered request (method, path, query, headers, body, status)."""
         return self.context.recorder
 
+    def wait_for_held_poll(self, endpoint_id: str, timeout_s: float = 5.0) -> bool:
+        """Block until a long poll of ``endpoint_id`` (a device or gateway) is being held."""
+        return self.context.wait_for_held_poll(endpoint_id, timeout_s)
+
     def app_client(self, *, timeout_s: float = 10.0) -> AppClient:
         """A client of the application API of this server."""
         return AppClient(self.url, self.context.admin_token, self.ca_path, timeout_s=timeout_s)
@@ -191,6 +195,8 @@ class LocalCloud:
             self._port = int(addresses[0][1])
             self.ready.set()
             await self._stop_request.wait()
+            self.context.begin_shutdown()
+            await asyncio.sleep(0)  # let released polls write their answers
         finally:
             await runner.cleanup()
 
