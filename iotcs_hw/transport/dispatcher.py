@@ -151,6 +151,7 @@ class MessageDispatcher:
         self._buffered_bytes = 0
         self._recv_gate: float | None = None  # after an error: poll again at this time...
         self._send_succeeded = False  # ...or as soon as a send succeeds
+        self._last_poll: float | None = None  # when polling every polling_interval_s
 
         self._sender: threading.Thread | None = None
         self._receiver: threading.Thread | None = None
@@ -546,12 +547,14 @@ class MessageDispatcher:
                         break
                     self.clock.wait_until(self._recv_cond, self._recv_gate)
                 self._recv_gate = None
-            elif self.long_poll_s is None:
-                deadline = self.clock.monotonic() + self._polling_interval_s
+            elif self.long_poll_s is None and self._last_poll is not None:
+                deadline = self._last_poll + self._polling_interval_s
                 while not self._stopping and not self._buffered:
                     if self.clock.monotonic() >= deadline:
                         break
                     self.clock.wait_until(self._recv_cond, deadline)
+                    deadline = self._last_poll + self._polling_interval_s
+            self._last_poll = self.clock.monotonic()
             return not self._stopping
 
     def _handle_buffered(self) -> None:
