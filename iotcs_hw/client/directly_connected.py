@@ -100,6 +100,7 @@ class DirectlyConnectedDevice(Client):
         super().__init__(allowDraftDeviceModels=allowDraftDeviceModels)
         store = Path(storePath)
         secret = resolve_store_password(password)
+        log.info("trusted-assets store %s: password from %s", store, secret.origin)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._state_dir = Path(state_dir) if state_dir is not None else default_state_dir(store)
         self._long_poll_s = long_poll_s
