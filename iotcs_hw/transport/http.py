@@ -114,7 +114,10 @@ class HttpSession:
                 raise TransportException(f"HTTPS session to {self.base_url} is closed")
             session = requests.Session()
             session.verify = self._verify
-            session.trust_env = False  # no proxies or netrc credentials picked up silently
+            # trust_env would let $REQUESTS_CA_BUNDLE replace the store's anchors and pick up
+            # netrc credentials; proxies from the environment (honouring no_proxy) still apply.
+            session.trust_env = False
+            session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
             self._local.session = session
             with self._sessions_lock:
                 self._sessions.append(session)
