@@ -129,6 +129,11 @@ class HttpSession:
         return session
 
     @property
+    def closed(self) -> bool:
+        """True once :meth:`close` began."""
+        return self._closed
+
+    @property
     def connection_count(self) -> int:
         """Connections opened by this session and not yet collected (for tests, diagnostics)."""
         return len(self._connections)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from iotcs_hw.client import DirectlyConnectedDevice, SyncStatus
-from iotcs_hw.errors import TransportException
+from iotcs_hw.errors import DeviceClosed, TransportException
 from iotcs_hw.messaging import MessageType, data_message
 from iotcs_hw.transport.activation_client import activate_directly
 from iotcs_hw.transport.http import HttpSession
@@ -205,4 +205,7 @@ def test_close_cuts_a_held_long_poll(activated: HttpSession) -> None:
     assert not thread.is_alive()
     assert time.monotonic() - started < 2.0
     assert len(outcome) == 1
-    assert isinstance(outcome[0], TransportException)
+    assert isinstance(outcome[0], DeviceClosed)
+    assert isinstance(outcome[0].__cause__, TransportException)
+    with pytest.raises(DeviceClosed):
+        transport.send_messages(b"[]", accept_bytes=0)
