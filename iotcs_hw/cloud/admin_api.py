@@ -12,15 +12,15 @@ directory (``admin.token``, 0600), and must come from a loopback address.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import ipaddress
 import secrets
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from iotcs_hw.cloud.context import ApiError, CloudContext, json_response
-from iotcs_hw.cloud.http_util import context, read_json
+from iotcs_hw.cloud.http_util import context, has_admin_token, read_json
 from iotcs_hw.cloud.models import WriteRejected
 from iotcs_hw.cloud.pending import response_view
 from iotcs_hw.cloud.provisioning import provisioning_file
@@ -34,9 +34,8 @@ _LIMIT = 1024 * 1024
 MAX_WAIT_S = 300.0
 
 
-def check_admin(request: web.Request) -> None:
-    """Loopback peers with the admin token only."""
-    ctx = context(request)
+def check_loopback(request: web.Request) -> None:
+    """Refuse peers that are not on this machine."""
     remote = request.remote or ""
     try:
         loopback = ipaddress.ip_address(remote).is_loopback
@@ -44,9 +43,12 @@ def check_admin(request: web.Request) -> None:
         loopback = False
     if not loopback:
         raise ApiError(403, f"the admin API answers loopback clients only, not {remote!r}")
-    header = request.headers.get("Authorization", "").strip()
-    expected = f"Bearer {ctx.admin_token}"
-    if not hmac.compare_digest(header.encode("utf-8"), expected.encode("utf-8")):
+
+
+def check_admin(request: web.Request) -> None:
+    """Loopback peers with the admin token only."""
+    check_loopback(request)
+    if not has_admin_token(request):
         raise ApiError(401, "the admin API needs 'Authorization: Bearer <data dir>/admin.token'")
 
 
@@ -85,6 +87,31 @@ def _optional_str(body: dict[str, Any], key: str) -> str | None:
     if value is not None and (not isinstance(value, str) or not value):
         raise ApiError(400, f"field {key!r} must be a non-empty string")
     return value
+
+
+_DASHBOARD = Path(__file__).with_name("dashboard.html")
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    """A one-page view of devices and messages with a write form (loopback only).
+
+    The page holds no data: it asks for the admin token and calls this API with it.
+    """
+    check_loopback(request)
+    try:
+        page = _DASHBOARD.read_bytes()
+    except OSError:
+        raise ApiError(404, "the dashboard page is not installed") from None
+    return web.Response(
+        body=page,
+        content_type="text/html",
+        charset="utf-8",
+        headers={
+            "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
+            "style-src 'unsafe-inline'",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # -- devices ---------------------------------------------------------------------------------
@@ -169,6 +196,38 @@ async def provision(request: web.Request) -> web.Response:
         raise ApiError(400, "connectedDevices must be a list of device ids")
     try:
         data = provisioning_file(ctx, device, server_uri, password, connected)
+    except (ConfigError, ValueError) as exc:
+        raise ApiError(400, str(exc)) from None
+    return web.Response(body=data, content_type="application/octet-stream")
+
+
+async def provisioner_device(request: web.Request) -> web.Response:
+    """``POST /iot/api/v2/provisioner/device`` (§1.4): the IoTCS REST form of provisioning.
+
+    Body ``{"id": <activation id>, "passphrase": ..., "connectedDevices": [...],
+    "transport": "https"}``; the answer is the unified-format file.  Admin token only.
+    """
+    check_admin(request)
+    ctx = context(request)
+    body = _object(await read_json(request, _LIMIT), "provisioning request")
+    ident, passphrase = body.get("id"), body.get("passphrase")
+    if not isinstance(ident, str) or not ident:
+        raise ApiError(400, "field 'id' must be the device's activation id")
+    if not isinstance(passphrase, str) or not passphrase:
+        raise ApiError(400, "field 'passphrase' must be a non-empty string")
+    transport = body.get("transport", "https")
+    if transport != "https":
+        raise ApiError(400, f"transport {transport!r}: only 'https' is served here")
+    device = ctx.store.device(ident)
+    if device is None:
+        raise ApiError(404, f"no device with activation id {ident!r}")
+    connected = body.get("connectedDevices")
+    if connected is None:
+        connected = (device.metadata or {}).get("connectedDevices", [])
+    if not isinstance(connected, list) or not all(isinstance(c, str) for c in connected):
+        raise ApiError(400, "connectedDevices must be a list of device ids")
+    try:
+        data = provisioning_file(ctx, device, f"https://{request.host}", passphrase, connected)
     except (ConfigError, ValueError) as exc:
         raise ApiError(400, str(exc)) from None
     return web.Response(body=data, content_type="application/octet-stream")
@@ -369,6 +428,7 @@ async def revoke_tokens(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     """Register the admin endpoints."""
     r = app.router
+    r.add_get("/local/dashboard", dashboard)
     r.add_get(f"{PREFIX}/status", status)
     r.add_post(f"{PREFIX}/devices", register_device)
     r.add_get(f"{PREFIX}/devices", list_devices)
@@ -388,3 +448,4 @@ def add_routes(app: web.Application) -> None:
     r.add_post(f"{PREFIX}/faults", set_faults)
     r.add_delete(f"{PREFIX}/faults", clear_faults)
     r.add_post(f"{PREFIX}/tokens/revoke", revoke_tokens)
+    r.add_post("/iot/api/v2/provisioner/device", provisioner_device)

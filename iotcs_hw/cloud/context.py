@@ -116,13 +116,15 @@ class CloudContext:
         self.clock = config.clock
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.tls: TlsFiles = ensure_tls(config.data_dir, _hosts(config.host))
-        self.store: CloudStore = store or SqliteCloudStore(
-            config.data_dir / DATABASE, max_messages=config.max_stored_messages
-        )
         models_dir = config.models_dir
         if models_dir is None and REPO_MODELS.is_dir():
             models_dir = REPO_MODELS
+        # Everything that can fail on bad input comes before the database is opened.
         self.registry = ModelRegistry.from_directory(models_dir)
+        self.admin_token = _admin_token(config.data_dir / ADMIN_TOKEN)
+        self.store: CloudStore = store or SqliteCloudStore(
+            config.data_dir / DATABASE, max_messages=config.max_stored_messages
+        )
         for doc in self.store.model_documents():
             try:
                 self.registry.add(parse_model(doc, "stored model"))
@@ -132,7 +134,6 @@ class CloudContext:
         self.storage_tokens = TokenBook(config.clock, config.storage_token_lifetime_s)
         self.faults = FaultSwitch(config.clock)
         self.recorder = Recorder()
-        self.admin_token = _admin_token(config.data_dir / ADMIN_TOKEN)
         self.messages_changed = Broadcast()
         self.responses_changed = Broadcast()
         self._request_wakeups: dict[str, Broadcast] = {}

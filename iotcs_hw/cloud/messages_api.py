@@ -186,7 +186,9 @@ async def _answer(
         if transport is None or transport.is_closing():
             return web.Response(status=499)  # the client left; nothing was handed out
         records, min_bytes = take_deliverable(ctx, owner, accept_bytes)
-        if records or min_bytes is not None:
+        # A request too big for acceptBytes ends an ordinary POST at once; a long poll keeps
+        # holding (else a client whose buffer never fits it would poll in a tight loop).
+        if records or (min_bytes is not None and hold_s <= 0):
             break
         remaining = deadline - loop.time()
         if remaining <= 0 or ctx.closing:

@@ -185,3 +185,60 @@ def test_repr_shows_state(data_dir: Path) -> None:
         assert info["url"] == cloud.url
     assert repr(cloud).startswith("<LocalCloud closed")
     assert not (data_dir / "server.json").exists()
+
+
+def test_provisioner_device_returns_a_unified_store(cloud: LocalCloud, app: AppClient) -> None:
+    from iotcs_hw.protocol.unified_store import decrypt_store
+
+    app.register_device("GW-P", "gws", connected_devices={"ICD-P": "icds"})
+    token = (cloud.config.data_dir / "admin.token").read_text().strip()
+    url = cloud.url + "/iot/api/v2/provisioner/device"
+    body = {"id": "GW-P", "passphrase": "pw", "transport": "https"}
+    answer = requests.post(
+        url,
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        verify=str(cloud.ca_path),
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    store = decrypt_store(answer.content, "pw", path="answer")
+    assert store.client_id == "GW-P"
+    assert store.shared_secret == b"gws"
+    assert dict(store.connected_devices) == {"ICD-P": b"icds"}
+    refused = requests.post(url, json=body, verify=str(cloud.ca_path), timeout=10)
+    assert refused.status_code == 401
+    missing = requests.post(
+        url,
+        json={**body, "id": "NOPE"},
+        headers={"Authorization": f"Bearer {token}"},
+        verify=str(cloud.ca_path),
+        timeout=10,
+    )
+    assert missing.status_code == 404
+
+
+def test_runner_provisions_for_run_simulate(cloud: LocalCloud, tmp_path: Path) -> None:
+    from iotcs_hw.protocol.unified_store import load_store
+
+    out = tmp_path / "sim.store"
+    view = cloud.provision("SIM-1", out, "pw")
+    assert view["activationId"] == "SIM-1"
+    assert load_store(out, "pw").server_uri == cloud.url
+    again = cloud.provision("SIM-1", out, "pw", force=True)
+    assert again["state"] == "REGISTERED"
+
+
+def test_dashboard_page_is_served_without_data(cloud: LocalCloud) -> None:
+    answer = requests.get(cloud.url + "/local/dashboard", verify=str(cloud.ca_path), timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert "/local/v1" in answer.text
+    assert cloud.context.admin_token not in answer.text
+
+
+def test_a_busy_port_is_a_clear_error(cloud: LocalCloud, tmp_path: Path) -> None:
+    from iotcs_hw.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="address already in use"):
+        LocalCloud(tmp_path / "other", port=cloud.address[1]).start()
