@@ -397,6 +397,7 @@ class MessageDispatcher:
             with self._cond:
                 self._sending = False
                 self._cond.notify_all()
+        self.outbox.checkpoint()
 
     def _settle_transport_error(self, batch: list[OutboxEntry], exc: TransportException) -> None:
         status = exc.statusCode
@@ -500,11 +501,14 @@ class MessageDispatcher:
                 reply = self.transport.send_messages(
                     b"[]", accept_bytes=accept, long_poll_s=self.long_poll_s
                 )
-            except SecurityException as exc:
-                log.error("poll refused on security: %s", exc)
-                self._receive_failed(FailureKind.NETWORK)
-                continue
-            except TransportException as exc:
+            except (TransportException, SecurityException) as exc:
+                if self._stop_requested():
+                    log.debug("poll ended by close: %s", exc)  # the server or socket went away
+                    return
+                if isinstance(exc, SecurityException):
+                    log.error("poll refused on security: %s", exc)
+                    self._receive_failed(FailureKind.NETWORK)
+                    continue
                 log.warning("poll failed: %s", exc)
                 kind = FailureKind.OVERLOADED if exc.statusCode == 503 else FailureKind.NETWORK
                 self._receive_failed(kind)

@@ -294,3 +294,22 @@ def test_the_receive_thread_is_named(
     make_dispatcher()
     assert transport.wait_for_calls(1, WAIT)
     assert {"iotcs-send", "iotcs-receive"} <= {t.name for t in threading.enumerate()}
+
+
+def test_a_poll_cut_by_close_is_not_reported_as_a_failure(
+    outbox_path: Path,
+    transport: FakeTransport,
+    requests_table: RequestDispatcher,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    d = MessageDispatcher(
+        transport, Outbox(outbox_path), requests=requests_table, long_poll_s=30.0
+    ).start()
+    assert transport.wait_for_calls(1, WAIT)  # the poll is held
+    d.close()
+    receiver = [t for t in threading.enumerate() if t.name == "iotcs-receive"]
+    transport.close()  # the server goes away while the poll is still held
+    for thread in receiver:
+        thread.join(WAIT)
+        assert not thread.is_alive()
+    assert "poll failed" not in caplog.text
