@@ -124,7 +124,8 @@ def _serve(args: argparse.Namespace) -> int:
         cloud.start()
         print(
             f"iotcs-hw cloud: serving {cloud.url} (data {config.data_dir}, "
-            f"CA {cloud.ca_path}, models: {len(cloud.context.registry.urns())})",
+            f"CA {cloud.ca_path}, models: {len(cloud.context.registry.urns())})\n"
+            f"dashboard: {cloud.url}/local/dashboard (token in {config.data_dir}/admin.token)",
             flush=True,
         )
         while not stop.wait(3600):

@@ -224,3 +224,16 @@ def test_state_survives_a_server_restart(data_dir: Path, device_key: Any) -> Non
         assert len(app.messages(endpoint)[0]) == 1
         app.close()
         device.close()
+
+
+def test_serve_refuses_bad_input_clearly(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-models"
+    assert main(["cloud", "serve", "--data", str(data_dir), "--models", str(missing)]) == 2
+    assert f"{missing}: device-model directory does not exist" in capsys.readouterr().err
+    (data_dir / "cloud.sqlite").write_bytes(b"this is not a database, it is a text file" * 50)
+    assert main(["cloud", "serve", "--data", str(data_dir), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "cloud.sqlite: not a usable server database" in err
+    assert "Traceback" not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import ssl
 import threading
 from pathlib import Path
@@ -203,6 +204,10 @@ def test_accept_bytes_and_min_accept_bytes(app: AppClient, thermostat: WireDevic
     assert small.json() == []
     needed = int(small.headers["X-min-acceptBytes"])
     assert needed > 300
+    # A long poll does not spin on it: it holds, then answers [] with the header.
+    held = thermostat.post([], params="acceptBytes=100&iot.sync&iot.timeout=0.2")
+    assert held.json() == []
+    assert int(held.headers["X-min-acceptBytes"]) == needed
     exact = thermostat.post([], params=f"acceptBytes={needed}")
     assert [m["id"] for m in exact.json()] == [pending["requestId"]]
     assert len(exact.content) == needed
@@ -307,3 +312,55 @@ def test_id_header_must_match_the_token(thermostat: WireDevice, header: str) -> 
         timeout=10,
     )
     assert answer.status_code == 401
+
+
+def test_a_device_cannot_answer_another_devices_request(
+    app: AppClient, thermostat: WireDevice, make_device: Any
+) -> None:
+    pending = app.write(thermostat.endpoint_id or "", {"mode": "eco"})
+    (request,) = thermostat.post([]).json()
+    intruder: WireDevice = make_device("INTRUDER-1")
+    intruder.activate(THERMOSTAT)
+    forged = intruder.response_to(request)
+    forged["source"] = intruder.endpoint_id
+    assert intruder.post([forged]).status_code == 202  # stored as what it is...
+    assert app.request_state(pending["requestId"])["state"] == "OFFERED"  # ...but answers nothing
+    assert thermostat.post([thermostat.response_to(request)]).status_code == 202
+    assert app.request_state(pending["requestId"])["state"] == "ANSWERED"
+
+
+def test_oldest_messages_are_dropped_beyond_the_limit(data_dir: Path, device_key: Any) -> None:
+    with LocalCloud(data_dir, models_dir=MODELS_DIR, max_stored_messages=3) as cloud:
+        app = cloud.app_client()
+        app.register_device("RET-1", "sec")
+        device = WireDevice(cloud, "RET-1", "sec", device_key)
+        device.activate(THERMOSTAT)
+        for value in range(5):
+            device.post([device.data({"temperature": value})])
+        items, last = app.messages()
+        assert [i["message"]["payload"]["data"]["temperature"] for i in items] == [2, 3, 4]
+        assert last == 5
+        device.close()
+        app.close()
+
+
+def test_a_poll_whose_client_left_does_not_swallow_a_request(
+    cloud: LocalCloud, app: AppClient, thermostat: WireDevice
+) -> None:
+    """§10.1: a long poll of a process that exited must not count as a delivery."""
+    ctx = ssl.create_default_context(cafile=str(cloud.ca_path))
+    host, port = cloud.address
+    conn = http.client.HTTPSConnection(host, port, context=ctx, timeout=10)
+    conn.request(
+        "POST",
+        "/iot/api/v2/messages?acceptBytes=4190&iot.sync&iot.timeout=20",
+        body=b"[]",
+        headers=thermostat.headers() | {"Content-Type": "application/json"},
+    )
+    assert cloud.wait_for_held_poll(thermostat.endpoint_id or "", 5)
+    conn.sock.shutdown(socket.SHUT_RDWR)  # the process dies with its poll open
+    conn.close()
+    pending = app.write(thermostat.endpoint_id or "", {"mode": "away"})
+    answer = thermostat.post([], params="acceptBytes=4190&iot.sync&iot.timeout=5")
+    assert [m["id"] for m in answer.json()] == [pending["requestId"]]
+    assert app.request_state(pending["requestId"])["offerCount"] == 1

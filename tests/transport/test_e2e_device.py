@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -212,3 +213,57 @@ def test_gateway_registers_indirect_devices(
             gw.registerDevice("ICD-4", {})
         with pytest.raises(ValueError, match="metaData must map strings to strings"):
             gw.registerDevice("ICD-4", {"a": 1}, THERMO_URN)
+
+
+def test_cloud_write_reaches_on_change_and_is_answered(
+    cloud: Any, app: Any, provision: Provision, tmp_path: Path
+) -> None:
+    store = provision("DEV-6")
+    changed = threading.Event()
+    seen: list[Any] = []
+
+    def on_change(event: Any) -> None:
+        seen.append(event.getNamedValue().getValue())
+        changed.set()
+
+    with _device(store, tmp_path) as dcd:
+        dcd.activate(THERMO_URN)
+        endpoint = dcd.getEndpointId()
+        model = dcd.getDeviceModel(THERMO_URN)
+        assert model is not None
+        vd = dcd.createVirtualDevice(endpoint, model)
+        vd.setOnChange(on_change, "setpoint")
+        queued = app.write(endpoint, {"setpoint": 18.5}, urn=THERMO_URN)
+        view = app.wait_for_response(queued["requestId"], 15.0)
+        assert view["state"] == "ANSWERED"
+        assert 200 <= view["response"]["statusCode"] < 300
+        assert changed.wait(5.0)
+        assert seen == [18.5]
+        assert vd.get("setpoint") == 18.5
+
+
+def test_messages_queued_during_an_outage_survive_a_restart(
+    cloud: Any, app: Any, provision: Provision, tmp_path: Path
+) -> None:
+    store = provision("DEV-7")
+    options = {"state_dir": tmp_path / "state", "long_poll_s": 2.0, "flush_timeout_s": 0.2}
+    with DirectlyConnectedDevice(store, PASSWORD, **options) as dcd:
+        dcd.activate(THERMO_URN)
+        endpoint = dcd.getEndpointId()
+        model = dcd.getDeviceModel(THERMO_URN)
+        assert model is not None
+        app.fail_for(120.0, 503)
+        vd = dcd.createVirtualDevice(endpoint, model)
+        for value in (1.0, 2.0, 3.0):
+            vd.set("temp", value)
+    assert (tmp_path / "state" / "outbox.sqlite3").exists()
+    app.clear_faults()
+    with DirectlyConnectedDevice(store, PASSWORD, **options) as again:
+        assert again.getEndpointId() == endpoint
+        values: list[float] = []
+        last = 0
+        while len(values) < 3:
+            items, last = app.messages(endpoint, after=last, wait_s=10.0)
+            assert items, f"only {values} arrived"
+            values += [i["message"]["payload"]["data"]["temp"] for i in items]
+        assert values == [1.0, 2.0, 3.0]

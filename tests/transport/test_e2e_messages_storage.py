@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from iotcs_hw.client import DirectlyConnectedDevice, SyncStatus
-from iotcs_hw.errors import TransportException
+from iotcs_hw.errors import DeviceClosed, TransportException
 from iotcs_hw.messaging import MessageType, data_message
 from iotcs_hw.transport.activation_client import activate_directly
 from iotcs_hw.transport.http import HttpSession
@@ -120,6 +121,9 @@ def test_storage_backend_round_trip(
     put = recorded(cloud, lambda r: r.method == "PUT")[-1]
     assert put.headers.get("Transfer-Encoding") == "chunked"
 
+    head = backend.describe(info.uri)
+    assert (head.length, head.content_type, head.date) == (len(payload), "text/csv", info.date)
+
     target = tmp_path / "out" / "copy.csv"
     got = backend.download(info.uri, str(target))
     assert target.read_bytes() == payload
@@ -168,3 +172,40 @@ def test_storage_objects_through_the_device_class(
         assert download.wait_for_sync(20.0)
         assert target.read_bytes() == source.read_bytes()
         assert download.getContentType() == "image/jpeg"
+
+
+def test_close_cuts_a_held_long_poll(activated: HttpSession) -> None:
+    transport = HttpMessageTransport(activated)
+    outcome: list[BaseException | None] = []
+    polling = threading.Event()
+
+    def poll() -> None:
+        polling.set()
+        try:
+            transport.send_messages(b"[]", accept_bytes=4190, long_poll_s=30.0)
+        except BaseException as exc:
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    before = activated.connection_count
+    thread = threading.Thread(target=poll, name="test-long-poll")
+    thread.start()
+    assert polling.wait(5.0)
+    deadline = time.monotonic() + 5.0
+    while activated.connection_count == before and time.monotonic() < deadline:
+        time.sleep(0.01)  # the poll thread opens its own connection
+    assert activated.connection_count > before
+    # No event tells "the server now holds it": give the request time to go out, so that
+    # what is cut is a held poll (a poll cut before it left fails the same way).
+    time.sleep(0.3)
+    started = time.monotonic()
+    activated.close()
+    thread.join(5.0)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 2.0
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], DeviceClosed)
+    assert isinstance(outcome[0].__cause__, TransportException)
+    with pytest.raises(DeviceClosed):
+        transport.send_messages(b"[]", accept_bytes=0)

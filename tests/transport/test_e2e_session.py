@@ -215,3 +215,16 @@ def test_refused_credentials_are_security_errors(cloud: Any, app: Any, tmp_path:
     with pytest.raises(SecurityException, match="401"):
         session.request("GET", "/iot/api/v2/activation/policy?OSName=Linux&OSVersion=6")
     session.close()
+
+
+def test_store_anchors_win_over_requests_ca_bundle(
+    cloud: Any, provision: Provision, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """$REQUESTS_CA_BUNDLE (or an empty one) must not replace the store's trust anchors."""
+    empty = tmp_path / "empty.pem"
+    empty.write_text("")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(empty))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(empty))
+    session = _session(provision("S-10"))
+    assert activate_directly(session, [THERMO_URN])
+    session.close()
