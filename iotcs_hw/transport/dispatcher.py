@@ -391,6 +391,7 @@ class MessageDispatcher:
             with self._recv_cond:
                 self._send_succeeded = True
                 self._recv_cond.notify_all()
+            self._count_unreadable(reply)
             if reply.messages or reply.min_accept_bytes is not None:
                 self._buffer_piggybacked(reply)
         finally:
@@ -526,6 +527,7 @@ class MessageDispatcher:
                 self._receive_failed(FailureKind.NETWORK)
                 continue
             self._receive_backoff.reset()
+            self._count_unreadable(reply)
             if self._stop_requested():
                 if reply.messages:
                     log.warning("closing: %d requests left unanswered", len(reply.messages))
@@ -540,6 +542,11 @@ class MessageDispatcher:
                 log.debug("empty long-poll answer came back early; pausing polls")
                 self._pause_polling(self._polling_interval_s)
             self._buffer_piggybacked(reply)
+
+    def _count_unreadable(self, reply: TransportReply) -> None:
+        """Count what the transport skipped in an answer as protocol errors (it logged them)."""
+        if reply.protocol_errors:
+            self.counters.add(protocol_errors=reply.protocol_errors)
 
     def _stop_requested(self) -> bool:
         """Whether close() began (read again after a blocking call)."""
