@@ -329,15 +329,17 @@ class MessageDispatcher:
                     or (self._flush_deadline is not None and now >= self._flush_deadline)
                 ):
                     return None
-                due = self.outbox.next_due()
                 deadline: float | None
                 if now < self._gate:
-                    if self._force and due is not None:
+                    # Backing off: look at the table only for an ALERT/RESPONSE that forces an
+                    # early send (next_due() scans it; an outage can leave thousands of rows).
+                    if self._force:
                         self._force = False
-                        self._sending = True
-                        return FORCED_BATCH_MESSAGES
+                        if self.outbox.next_due() is not None:
+                            self._sending = True
+                            return FORCED_BATCH_MESSAGES
                     deadline = self._gate
-                elif due is not None and due <= now:
+                elif (due := self.outbox.next_due()) is not None and due <= now:
                     self._force = False
                     self._sending = True
                     return self._batch_limit
