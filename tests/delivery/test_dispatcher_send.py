@@ -430,3 +430,12 @@ def test_close_raises_when_the_sender_is_stuck_in_the_transport(
         blocker.release.set()
     with Outbox(outbox_path) as box:
         assert numbers(box.pending()) == [1]  # the batch in flight stays for the next start
+
+
+def test_without_a_request_dispatcher_sends_ask_for_no_requests(
+    make_dispatcher: Callable[..., MessageDispatcher], transport: FakeTransport
+) -> None:
+    d = make_dispatcher(long_poll_s=None)
+    d.offer([make_data(1)])
+    assert d.wait_for_empty(WAIT)
+    assert [(r.accept_bytes, r.is_poll) for r in transport.history] == [(0, False)]
