@@ -230,8 +230,10 @@ check_scratch_install() {
     model=$REPO/device_models/greenhouse.yaml
     local with_model=0
     if [ -f "$model" ] && [ -x "$bin" ]; then
-        # The example model file, with its store moved to where the service may write it.
-        "$(python_with_yaml)" - "$model" "$tmp/model.yaml" <<'EOF'
+        # The example model file, with its store moved to where the service may write it, beside
+        # a copy of its device models (the runtime reads them from the model file's directory).
+        cp -r "$(dirname "$model")" "$tmp/models"
+        "$(python_with_yaml)" - "$model" "$tmp/models/model.yaml" <<'EOF'
 import sys
 import yaml
 
@@ -245,7 +247,7 @@ else:
 with open(sys.argv[2], "w", encoding="utf-8") as f:
     yaml.safe_dump(doc, f, sort_keys=False)
 EOF
-        args+=(--model "$tmp/model.yaml" --store "$tmp/device.store")
+        args+=(--model "$tmp/models/model.yaml" --store "$tmp/device.store")
         with_model=1
     else
         echo "scratch install: no $model or no $bin yet: installing without a model file"
@@ -277,6 +279,7 @@ EOF
     expect_file "$root" /opt/iotcs-hw/share/deploy/install.sh 755 0:0
     if [ "$with_model" = 1 ]; then
         expect_file "$root" /etc/iotcs-hw/model.yaml 640 "0:$g"
+        expect_file "$root" /etc/iotcs-hw/greenhouse.json 640 "0:$g"
         expect_file "$root" /var/lib/iotcs-hw/device.store 600 "$u:$g"
     fi
     [ "$(stat -c '%a %u:%g' "$root/etc/iotcs-hw")" = "750 0:$g" ] || fail "scratch install: /etc/iotcs-hw mode/owner"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # First boot: run install.sh with what cloud-init (or you) put in DIR, then delete DIR, which
 # holds the store password. DIR has model.yaml, device.store, store-password and bundle/
-# (install.sh, units and the iotcs-hw wheel, as made by deploy/cloud-init/render.sh).
+# (install.sh, units, the iotcs-hw wheel and device-models/: the model file's device-model
+# JSON files), as made by deploy/cloud-init/render.sh.
 # Output lands in /var/log/cloud-init-output.log when cloud-init runs it.
 set -euo pipefail
 
@@ -17,6 +18,7 @@ done
 }
 args=(--wheel "$wheel")
 [ ! -s "$dir/model.yaml" ] || args+=(--model "$dir/model.yaml")
+[ ! -d "$bundle/device-models" ] || args+=(--models "$bundle/device-models")
 [ ! -s "$dir/device.store" ] || args+=(--store "$dir/device.store")
 [ ! -s "$dir/store-password" ] || args+=(--password-file "$dir/store-password")
 

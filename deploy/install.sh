@@ -26,6 +26,8 @@ enables the hardware interfaces the model file needs; enables and (re)starts the
 Options:
   --model FILE          model file to run; checked with 'iotcs-hw check' before it goes live
                         as /etc/iotcs-hw/model.yaml (or /etc/iotcs-hw/NAME.yaml with --name)
+  --models DIR          device-model JSON files the model file binds to (default: the model
+                        file's directory); installed beside the live model file in /etc/iotcs-hw
   --store FILE          trusted-assets store (provisioning file); copied to the path the model
                         file names under /var/lib/iotcs-hw, only if no store is there yet
   --replace-store       overwrite an existing store (it loses its activation)
@@ -121,7 +123,7 @@ root_id() {
 # ------------------------------------------------------------------------------------------
 # Arguments
 
-MODEL="" STORE="" PASSWORD_FILE="" NAME="" WHEEL="" INTERFACES="auto" ARCH=${IOTCS_HW_ARCH:-}
+MODEL="" MODELS_DIR="" STORE="" PASSWORD_FILE="" NAME="" WHEEL="" INTERFACES="auto" ARCH=${IOTCS_HW_ARCH:-}
 ROOT="" DRY_RUN=0 START=1 REPLACE_STORE=0 UNINSTALL=0 PURGE=0 IMAGE=0 SKIP_APT=0
 
 need_arg() {
@@ -131,6 +133,7 @@ need_arg() {
 while [ "$#" -gt 0 ]; do
     case $1 in
     --model) need_arg "$@"; MODEL=$2; shift 2 ;;
+    --models) need_arg "$@"; MODELS_DIR=$2; shift 2 ;;
     --store) need_arg "$@"; STORE=$2; shift 2 ;;
     --replace-store) REPLACE_STORE=1; shift ;;
     --password-file) need_arg "$@"; PASSWORD_FILE=$2; shift 2 ;;
@@ -249,6 +252,9 @@ check_inputs() {
     for f in "$MODEL" "$STORE" "$PASSWORD_FILE" "$WHEEL"; do
         [ -z "$f" ] || [ -r "$f" ] || die "cannot read '$f'"
     done
+    if [ -n "$MODELS_DIR" ] && [ ! -d "$MODELS_DIR" ]; then
+        die "--models '$MODELS_DIR': no such directory"
+    fi
     if [ -n "$PASSWORD_FILE" ] && [ ! -s "$PASSWORD_FILE" ]; then
         die "password file '$PASSWORD_FILE' is empty"
     fi
@@ -479,8 +485,10 @@ check_model() {
         fi
         die "cannot check '$MODEL': '$bin' is not an executable iotcs-hw (set IOTCS_HW_BIN); the model file was not installed"
     fi
-    say "checking $MODEL with $bin check"
-    if ! "$bin" check "$MODEL"; then
+    local args=(check "$MODEL")
+    [ -z "$MODELS_DIR" ] || args+=(--models "$MODELS_DIR")
+    say "checking $MODEL with $bin ${args[*]}"
+    if ! "$bin" "${args[@]}"; then
         die "'$MODEL' fails 'iotcs-hw check' (problems listed above): not installed; the live model file ${LIVE_MODEL} is unchanged"
     fi
     MODEL_CHECKED=1
@@ -489,6 +497,14 @@ check_model() {
 install_model() {
     [ -n "$MODEL" ] || return 0
     check_model late
+    # The runtime finds the device models in the model file's directory: put them beside it.
+    local dir=${MODELS_DIR:-$(dirname "$MODEL")} json found=0
+    for json in "$dir"/*.json; do
+        [ -f "$json" ] || continue
+        place "$json" "$ETC_DIR/$(basename "$json")" 0640 root "$SERVICE_USER"
+        found=1
+    done
+    [ "$found" = 1 ] || warn "no device-model *.json in $dir: the model file will not find its device models"
     place "$MODEL" "$LIVE_MODEL" 0640 root "$SERVICE_USER"
 }
 

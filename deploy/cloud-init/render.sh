@@ -31,6 +31,7 @@ Options:
   --country CC          Wi-Fi regulatory domain, two letters (default GB)
   --hostname NAME       default iotcs-hw
   --user NAME           administrator account (default iotcs-admin)
+  --models DIR          device-model JSON files for the model file (default: its directory)
   --wheel FILE          iotcs-hw wheel (default: built from this checkout with pip wheel)
   --bookworm            write the iotcs-hw-firstboot/ folder for Bookworm instead
   -h, --help            this text
@@ -43,7 +44,7 @@ die() {
 }
 
 OUT="" MODEL="" STORE="" PASSWORD_FILE="" SSH_KEY="" WIFI_SSID="" WIFI_PASSWORD=""
-COUNTRY=GB HOSTNAME_=iotcs-hw ADMIN=iotcs-admin WHEEL="" BOOKWORM=0
+COUNTRY=GB HOSTNAME_=iotcs-hw ADMIN=iotcs-admin WHEEL="" BOOKWORM=0 MODELS_DIR=""
 while [ "$#" -gt 0 ]; do
     case $1 in
     -h | --help) usage; exit 0 ;;
@@ -62,6 +63,7 @@ while [ "$#" -gt 0 ]; do
         --hostname) HOSTNAME_=$2 ;;
         --user) ADMIN=$2 ;;
         --wheel) WHEEL=$2 ;;
+        --models) MODELS_DIR=$2 ;;
         *) die "unknown option '$1' (see --help)" ;;
         esac
         shift 2
@@ -103,6 +105,14 @@ else
     cp "$WHEEL" "$work/bundle/"
 fi
 cp "$HERE/iotcs-hw-firstboot.service" "$work/bundle/deploy/"
+# The device models the model file binds to: the runtime reads them beside the model file.
+MODELS_DIR=${MODELS_DIR:-$(dirname "$MODEL")}
+mkdir -p "$work/bundle/device-models"
+for json in "$MODELS_DIR"/*.json; do
+    [ -f "$json" ] && cp "$json" "$work/bundle/device-models/"
+done
+[ -n "$(ls "$work/bundle/device-models")" ] ||
+    echo "$PROG: warning: no device-model *.json in $MODELS_DIR" >&2
 
 if [ "$BOOKWORM" = 1 ]; then
     dest=$OUT/iotcs-hw-firstboot

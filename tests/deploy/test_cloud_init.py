@@ -24,6 +24,7 @@ SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHkZ admin@laptop"
 def inputs(tmp_path: Path) -> dict[str, Path]:
     model = tmp_path / "model.yaml"
     model.write_text("store: {path: /var/lib/iotcs-hw/device.store}\n\ndevices: []  # empty\n")
+    (tmp_path / "greenhouse.json").write_text('{"urn": "urn:com:example:greenhouse"}\n')
     store = tmp_path / "device.store"
     store.write_bytes(b"#serverUri=https://iot.example.com:443\r\nAAECAwQ=\r\n")
     password = tmp_path / "pw"
@@ -71,6 +72,7 @@ def test_render_embeds_model_store_password_and_bundle(
         "./deploy/firstboot.sh",
         "./deploy/systemd/iotcs-hw.service",
         "./iotcs_hw-0.1.0-py3-none-any.whl",
+        "./device-models/greenhouse.json",
     } <= names
     net = yaml.safe_load((out / "network-config").read_text())["network"]
     wlan = net["wifis"]["wlan0"]
@@ -136,6 +138,7 @@ def test_render_for_bookworm_writes_the_first_boot_folder(
     assert (folder / "model.yaml").read_bytes() == inputs["model"].read_bytes()
     bundle = folder / "bundle"
     assert (bundle / "iotcs_hw-0.1.0-py3-none-any.whl").is_file()
+    assert (bundle / "device-models" / "greenhouse.json").is_file()
     unit = (bundle / "deploy" / "iotcs-hw-firstboot.service").read_text()
     assert "/boot/firmware/iotcs-hw-firstboot/bundle/deploy/firstboot.sh" in unit
     assert not (out / "user-data").exists()

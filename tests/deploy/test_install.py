@@ -362,6 +362,10 @@ def test_installs_a_model_file_the_real_check_accepts(
     assert live.read_bytes() == model.read_bytes()
     assert _mode_owner(live) == ("0o640", 0, gid)
     assert (scratch_root / "var/lib/iotcs-hw/device.store").read_bytes() == store.read_bytes()
+    # The device models go beside the live model file, where the runtime looks for them.
+    placed_json = scratch_root / "etc/iotcs-hw/greenhouse.json"
+    assert placed_json.read_bytes() == (GREENHOUSE.parent / "greenhouse.json").read_bytes()
+    assert _mode_owner(placed_json) == ("0o640", 0, gid)
 
 
 def test_a_store_outside_the_state_directory_is_refused(
