@@ -1,0 +1,1 @@
+"""The model file: parsed dataclasses (:mod:`.model`), the parser and the validator."""
