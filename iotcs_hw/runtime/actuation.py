@@ -185,7 +185,7 @@ class ActuatorBinding:
 
     # -- cloud writes ----------------------------------------------------------------------
 
-    def validate(self, value: object) -> ReadingValue:
+    def validate(self, value: object, *, check_interlock: bool = True) -> ReadingValue:
         """Check a cloud write without touching the output; returns the value to apply.
 
         Raises :class:`ActuationRefused` naming the rule that refused it.
@@ -219,7 +219,7 @@ class ActuatorBinding:
                     f"(on for {since:.1f} s; retry in {self.min_on_s - since:.1f} s)",
                     status=409,
                 )
-        if self.interlock is not None and self.is_active(value):
+        if check_interlock and self.interlock is not None and self.is_active(value):
             other = self.interlock.active_other(self)
             if other is not None:
                 raise ActuationRefused(
@@ -229,7 +229,7 @@ class ActuatorBinding:
                 )
         return value
 
-    def apply_from_cloud(self, value: object) -> ReadingValue:
+    def apply_from_cloud(self, value: object, *, check_interlock: bool = True) -> ReadingValue:
         """Validate and apply a cloud write; returns the state applied.
 
         Raises :class:`ActuationRefused` (output untouched) or :class:`ActuationFailed`.
@@ -240,7 +240,7 @@ class ActuatorBinding:
         try:
             with self._lock:
                 try:
-                    target = self.validate(value)
+                    target = self.validate(value, check_interlock=check_interlock)
                 except ActuationRefused as exc:
                     self.writes_rejected += 1
                     self.last_error = str(exc)
@@ -303,15 +303,58 @@ def apply_writes(
 ) -> None:
     """Apply a cloud write of one or several attributes, all or nothing where it can be.
 
-    Every value is validated first; if any is refused, none is applied.  Raises
-    :class:`ActuationRefused` / :class:`ActuationFailed`, or ``KeyError`` for an attribute no
-    actuator is bound to.
+    Every value is validated first, and interlocks are judged on the states the whole write
+    leads to (``{heater: false, cooler: true}`` is fine while the heater is on; ``{heater:
+    true, cooler: true}`` is refused); if anything is refused, nothing is applied.  Outputs that
+    turn off are applied before outputs that turn on.  Raises :class:`ActuationRefused` /
+    :class:`ActuationFailed`.
     """
     pairs = list(values)
+    targets: dict[str, tuple[ActuatorBinding, Any]] = {}
     for attribute, value in pairs:
         binding = bindings.get(attribute)
         if binding is None:
             raise ActuationRefused(f"attribute {attribute!r} drives no actuator", status=404)
-        binding.validate(value)
-    for attribute, value in pairs:
-        bindings[attribute].apply_from_cloud(value)
+        targets[attribute] = (binding, value)
+    groups = sorted(
+        {
+            id(b.interlock): b.interlock for b, _ in targets.values() if b.interlock is not None
+        }.values(),
+        key=lambda g: g.name,
+    )
+    for group in groups:
+        group.lock.acquire()
+    try:
+        for binding, value in targets.values():
+            binding.validate(value, check_interlock=False)
+        for group in groups:
+            _check_interlock_after(group, targets)
+        ordered = sorted(targets.values(), key=lambda bv: bv[0].is_active(bv[1]))
+        for binding, value in ordered:
+            binding.apply_from_cloud(value, check_interlock=False)
+    finally:
+        for group in reversed(groups):
+            group.lock.release()
+
+
+def _check_interlock_after(
+    group: InterlockGroup, targets: Mapping[str, tuple[ActuatorBinding, Any]]
+) -> None:
+    writes = {id(b): v for b, v in targets.values()}
+    active_after = [
+        member for member in group.members if member.is_active(writes.get(id(member), member.state))
+    ]
+    if len(active_after) > 1:
+        written = [m for m in active_after if id(m) in writes]
+        refused = written[-1] if written else active_after[-1]
+        others = ", ".join(
+            f"{m.name} is on ({m.attribute}={m.state!r})"
+            if id(m) not in writes or m.is_active(m.state)
+            else f"{m.name} is turned on by the same write"
+            for m in active_after
+            if m is not refused
+        )
+        refused.writes_rejected += 1
+        message = f"actuator {refused.name}: interlock {group.name!r}: {others}; turn it off first"
+        refused.last_error = message
+        raise ActuationRefused(message, status=409)

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
@@ -36,27 +36,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from drivers.base import Reading, ReadingValue
 from drivers.errors import HardwareTimeout
 from iotcs_hw.runtime.clock import SYSTEM_CLOCK, Clock
+from iotcs_hw.runtime.device_link import DeviceWriter
 from iotcs_hw.runtime.healing import SupervisedSensor
 from iotcs_hw.runtime.status import GroupCounters
 from iotcs_hw.runtime.values import ValueCheck
 
 log = logging.getLogger(__name__)
-
-
-class AttributeUpdater(Protocol):
-    """The part of ``VirtualDevice`` the sampler uses (seed API names)."""
-
-    def update(self) -> Any:
-        """Open an update transaction."""
-        ...
-
-    def set(self, attributeName: str, value: Any) -> Any:
-        """Set one attribute (validated against the device model; ``ValueError`` if bad)."""
-        ...
-
-    def finish(self) -> Any:
-        """Send the transaction as one DATA message."""
-        ...
 
 
 #: One attribute's processing after the read: ``(value, monotonic_now) -> value or None``.
@@ -124,7 +109,7 @@ class SamplingGroup:
     """The sensors of one device sampled together every ``interval_s``."""
 
     key: str
-    device: AttributeUpdater
+    device: DeviceWriter
     interval_s: float
     channels: list[SensorChannel]
     counters: GroupCounters = field(init=False)
@@ -380,24 +365,9 @@ class SamplingEngine:
                 log.exception("value-rejected handler raised")
 
     def _send(self, group: SamplingGroup, values: dict[str, object]) -> None:
-        if not values:
-            return
-        # One transaction per device at a time: an edge report and a tick must not interleave.
-        with group.lock:
-            device = group.device
-            try:
-                device.update()
-                for attribute, value in values.items():
-                    try:
-                        device.set(attribute, value)
-                    except ValueError as exc:
-                        log.warning(
-                            "%s: device model refused %s=%r: %s", group.key, attribute, value, exc
-                        )
-                device.finish()
+        if values and group.device.send(values):
+            with group.lock:
                 group.counters.transactions += 1
-            except Exception:
-                log.exception("sampling %s: sending the transaction failed", group.key)
 
     def _after_tick(self) -> None:
         if self._on_tick is not None:

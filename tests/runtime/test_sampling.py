@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from iotcs_hw.runtime.clock import FakeClock
+from iotcs_hw.runtime.device_link import DeviceWriter
 from iotcs_hw.runtime.healing import Backoff, SupervisedSensor
 from iotcs_hw.runtime.sampling import AttributeFeed, SamplingEngine, SamplingGroup, SensorChannel
 from iotcs_hw.runtime.values import ValueCheck
@@ -37,7 +38,7 @@ def test_sensors_sharing_an_interval_go_out_as_one_transaction(fakes, clock, dev
     engine.add_group(
         SamplingGroup(
             "gh/10s",
-            device,
+            DeviceWriter(device),
             10,
             [
                 channel("temperature", fakes.ScriptedSensor(24.5), clock),
@@ -63,7 +64,7 @@ def test_a_failing_sensor_does_not_stop_the_others(fakes, clock, device) -> None
     engine.add_group(
         SamplingGroup(
             "g",
-            device,
+            DeviceWriter(device),
             5,
             [channel("broken", broken, clock), channel("ok", fakes.ScriptedSensor(2.0), clock)],
         )
@@ -86,7 +87,7 @@ def test_a_hung_sensor_costs_one_timeout_then_is_skipped(
     engine.add_group(
         SamplingGroup(
             "g",
-            device,
+            DeviceWriter(device),
             1,
             [
                 channel("slow", slow, clock, timeout_s=0.05),
@@ -126,7 +127,7 @@ def test_impossible_values_are_reported_and_not_sent(fakes, clock, device, value
     engine.add_group(
         SamplingGroup(
             "g",
-            device,
+            DeviceWriter(device),
             5,
             [
                 channel("temperature", fakes.ScriptedSensor(value), clock),
@@ -148,7 +149,7 @@ def test_integer_attribute_gets_whole_numbers_only(fakes, clock, device) -> None
     engine.add_group(
         SamplingGroup(
             "g",
-            device,
+            DeviceWriter(device),
             5,
             [channel("count", fakes.ScriptedSensor(3.0), clock, kind="INTEGER", low=0, high=10)],
         )
@@ -170,7 +171,7 @@ def test_value_stage_runs_and_may_hold_values_back(fakes, clock, device) -> None
     engine.add_group(
         SamplingGroup(
             "g",
-            device,
+            DeviceWriter(device),
             5,
             [channel("t", fakes.ScriptedSensor(10.0), clock, stage=every_second_value_doubled)],
         )
@@ -188,7 +189,7 @@ def test_edge_triggered_input_reports_at_once(fakes, clock, device) -> None:
     engine.add_group(
         SamplingGroup(
             "g",
-            device,
+            DeviceWriter(device),
             60,
             [channel("door", door, clock, reading="active", kind="BOOLEAN", low=None, high=None)],
         )
@@ -200,12 +201,16 @@ def test_edge_triggered_input_reports_at_once(fakes, clock, device) -> None:
 
 def test_duplicate_sensor_or_group_is_refused(fakes, clock, device) -> None:
     engine = SamplingEngine(clock=clock)
-    engine.add_group(SamplingGroup("a", device, 5, [channel("s", fakes.ScriptedSensor(), clock)]))
+    engine.add_group(
+        SamplingGroup("a", DeviceWriter(device), 5, [channel("s", fakes.ScriptedSensor(), clock)])
+    )
     with pytest.raises(ValueError, match="already exists"):
-        engine.add_group(SamplingGroup("a", device, 5, []))
+        engine.add_group(SamplingGroup("a", DeviceWriter(device), 5, []))
     with pytest.raises(ValueError, match="two sampling groups"):
         engine.add_group(
-            SamplingGroup("b", device, 5, [channel("s", fakes.ScriptedSensor(), clock)])
+            SamplingGroup(
+                "b", DeviceWriter(device), 5, [channel("s", fakes.ScriptedSensor(), clock)]
+            )
         )
 
 
@@ -218,7 +223,9 @@ def test_scheduler_counts_missed_ticks_instead_of_piling_them_up(
     clock = FakeClock()
     ticked = threading.Event()
     engine = SamplingEngine(clock=clock, on_tick=ticked.set)
-    engine.add_group(SamplingGroup("g", device, 0.02, [channel("slow", slow, clock, timeout_s=30)]))
+    engine.add_group(
+        SamplingGroup("g", DeviceWriter(device), 0.02, [channel("slow", slow, clock, timeout_s=30)])
+    )
     engine.start()
     try:
         assert slow.started.wait(5)
