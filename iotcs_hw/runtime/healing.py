@@ -130,6 +130,9 @@ class SupervisedSensor:
     def record_success(self, reading: Reading) -> None:
         """Note a good reading (also used when the read ran elsewhere, e.g. an edge event)."""
         recovered = self.status.state is SensorState.FAILING
+        if self.status.state is not SensorState.OK:
+            # A driver built late (DeferredSensor) only knows where it is once it answered.
+            self.status.update(where=_describe(self.sensor))
         self._needs_reinit = False
         self.status.update(
             state=SensorState.OK,

@@ -158,6 +158,7 @@ class SamplingEngine:
         self._by_sensor: dict[str, tuple[SamplingGroup, SensorChannel]] = {}
         self._scheduler: Any = None
         self._anchor: dict[str, float] = {}
+        self._periodic: list[tuple[str, float, Callable[[], None]]] = []
         self.lateness_s: deque[float] = deque(maxlen=lateness_window)
         self._lock = threading.Lock()
 
@@ -175,6 +176,18 @@ class SamplingEngine:
             self._by_sensor[channel.name] = (group, channel)
         self._groups[group.key] = group
 
+    def add_periodic(self, name: str, interval_s: float, function: Callable[[], None]) -> None:
+        """Run ``function`` every ``interval_s`` on the sampling scheduler (housekeeping such as
+        the cloud-loss guard and the systemd watchdog); exceptions are logged."""
+
+        def guarded() -> None:
+            try:
+                function()
+            except Exception:
+                log.exception("periodic job %s raised", name)
+
+        self._periodic.append((name, interval_s, guarded))
+
     @property
     def groups(self) -> list[SamplingGroup]:
         """Every registered group."""
@@ -184,7 +197,7 @@ class SamplingEngine:
 
     def start(self) -> None:
         """Start one apscheduler job per group; the first tick runs immediately."""
-        workers = max(2, min(len(self._groups) + 1, 8))
+        workers = max(2, min(len(self._groups) + len(self._periodic) + 1, 8))
         scheduler = BackgroundScheduler(
             executors={"default": JobPool(max_workers=workers)}, timezone="UTC"
         )
@@ -208,6 +221,18 @@ class SamplingEngine:
                 max_instances=1,
                 # apscheduler takes whole seconds here (a positive int).
                 misfire_grace_time=max(1, math.ceil(grace)),
+            )
+        for name, interval_s, function in self._periodic:
+            scheduler.add_job(
+                function,
+                "interval",
+                id=f"periodic:{name}",
+                name=name,
+                seconds=interval_s,
+                next_run_time=start,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=max(1, math.ceil(interval_s)),
             )
         scheduler.start()
         self._scheduler = scheduler
@@ -311,6 +336,24 @@ class SamplingEngine:
             reading = channel.sensor.sample()
             if reading is None:
                 return TickResult({}, (), (channel.name,), ())
+            values, rejected = self._process([(channel, reading)])
+            self._send(group, values)
+            return TickResult(values, (), (), tuple(rejected))
+
+        return channel.executor().submit(_run)
+
+    def push_reading(
+        self, sensor_name: str, reading: Reading
+    ) -> concurrent.futures.Future[TickResult]:
+        """Report a reading an edge-triggered sensor pushed (``EdgeSensor.on_reading``).
+
+        Safe to call from the driver's event thread: the work is handed to the sensor's reader
+        thread and the call returns at once.
+        """
+        group, channel = self._by_sensor[sensor_name]
+
+        def _run() -> TickResult:
+            channel.sensor.record_success(reading)
             values, rejected = self._process([(channel, reading)])
             self._send(group, values)
             return TickResult(values, (), (), tuple(rejected))

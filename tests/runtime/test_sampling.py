@@ -245,3 +245,27 @@ def test_scheduler_counts_missed_ticks_instead_of_piling_them_up(
     assert not engine.running
     # one read ran for the whole blocked period: nothing piled up behind it
     assert slow.reads <= group.counters.ticks + 1
+
+
+def test_pushed_edge_reading_is_sent_at_once(fakes, clock, device) -> None:
+    button = fakes.ScriptedSensor(False, key="pressed")
+    engine = SamplingEngine(clock=clock)
+    engine.add_group(
+        SamplingGroup(
+            "g",
+            DeviceWriter(device),
+            60,
+            [
+                channel(
+                    "button", button, clock, reading="pressed", kind="BOOLEAN", low=None, high=None
+                )
+            ],
+        )
+    )
+    assert engine.push_reading("button", {"pressed": True}).result(timeout=5).sent == {
+        "button": True
+    }
+    assert button.reads == 0  # the pushed value is used as is, the bus is not read again
+    assert fakes.data_of(device.sink.sent) == [{"button": True}]
+    snap = engine.groups[0].channels[0].sensor.status.snapshot()
+    assert snap.last_value == {"pressed": True}
