@@ -59,6 +59,9 @@ class AttributeFeed:
     reading: str
     check: ValueCheck
     stage: ValueStage | None = None
+    #: Values the stage emits because time passed (heartbeat, timeout, throttle_average):
+    #: asked at every tick, whether or not the sensor could be read.
+    poll: Callable[[float], ReadingValue | None] | None = None
 
     @property
     def attribute(self) -> str:
@@ -319,6 +322,7 @@ class SamplingEngine:
             else:
                 readings.append((channel, reading))
         values, rejected = self._process(readings)
+        self._poll_feeds(group, values, rejected)
         self._send(group, values)
         with group.lock:
             group.counters.ticks += 1
@@ -396,6 +400,28 @@ class SamplingEngine:
                     continue
                 values[feed.attribute] = feed.check.coerce(value)
         return values, rejected
+
+    def _poll_feeds(
+        self, group: SamplingGroup, values: dict[str, object], rejected: list[str]
+    ) -> None:
+        now = self._clock.monotonic()
+        for channel in group.channels:
+            for feed in channel.feeds:
+                if feed.poll is None or feed.attribute in values:
+                    continue
+                try:
+                    value = feed.poll(now)
+                except Exception:
+                    log.exception("timed filters of %s.%s raised", channel.name, feed.attribute)
+                    continue
+                if value is None:
+                    continue
+                refusal = feed.check.problem(value)
+                if refusal is not None:
+                    self._reject(channel, refusal)
+                    rejected.append(feed.attribute)
+                    continue
+                values[feed.attribute] = feed.check.coerce(value)
 
     def _reject(self, channel: SensorChannel, problem: str) -> None:
         channel.sensor.status.count("values_rejected")

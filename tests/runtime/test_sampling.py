@@ -269,3 +269,22 @@ def test_pushed_edge_reading_is_sent_at_once(fakes, clock, device) -> None:
     assert fakes.data_of(device.sink.sent) == [{"button": True}]
     snap = engine.groups[0].channels[0].sensor.status.snapshot()
     assert snap.last_value == {"pressed": True}
+
+
+def test_timed_filter_output_is_polled_even_when_the_sensor_is_down(fakes, clock, device) -> None:
+    sensor = fakes.ScriptedSensor(20.0)
+    sensor.present = False
+    polls: list[float] = []
+
+    def heartbeat(now: float):
+        polls.append(now)
+        return -1.0 if len(polls) == 2 else None
+
+    ch = channel("t", sensor, clock)
+    ch.feeds[0].poll = heartbeat
+    engine = SamplingEngine(clock=clock)
+    engine.add_group(SamplingGroup("g", DeviceWriter(device), 5, [ch]))
+    assert engine.tick("g").sent == {}
+    clock.advance(5)
+    assert engine.tick("g").sent == {"t": -1.0}
+    assert polls == [1000.0, 1005.0]
