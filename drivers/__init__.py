@@ -8,7 +8,7 @@ This package imports nothing from ``iotcs_hw``: a driver works from a plain Pyth
     {'temperature': 21.4, 'humidity': 48.2, 'pressure': 1013.2}
 """
 
-from drivers.base import Actuator, Device, Reading, Sensor
+from drivers.base import Actuator, Device, EdgeSensor, Reading, Sensor
 from drivers.errors import (
     BusError,
     ChecksumError,
@@ -29,6 +29,7 @@ __all__ = [
     "Device",
     "DeviceNotFound",
     "DriverConfigError",
+    "EdgeSensor",
     "HardwareError",
     "HardwareTimeout",
     "Reading",

@@ -9,7 +9,9 @@ a bug.  Drivers are context managers and ``close()`` is idempotent.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+import logging
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -21,6 +23,10 @@ if TYPE_CHECKING:
 
 ReadingValue = float | int | bool
 Reading = dict[str, ReadingValue]
+#: What :meth:`EdgeSensor.on_reading` calls with each pushed reading.
+ReadingCallback = Callable[[Reading], None]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,8 +84,18 @@ class Device(abc.ABC):  # noqa: B024 - abstract through Sensor and Actuator
 class Sensor(Device):
     """A source of readings."""
 
-    #: Reading name -> quantity; ``read()`` returns exactly these keys.
+    #: Reading name -> quantity; ``read()`` returns exactly these keys (see :attr:`quantities`).
     QUANTITIES: ClassVar[Mapping[str, Quantity]] = {}
+
+    @property
+    def quantities(self) -> Mapping[str, Quantity]:
+        """The readings *this instance* returns: ``QUANTITIES`` plus any its options name.
+
+        Most drivers return ``QUANTITIES`` unchanged; a driver whose options name a quantity
+        (an ADC channel scaled to ``soil_moisture``) adds it here.  Validate model files
+        against this, not against the class table.
+        """
+        return self.QUANTITIES
 
     @abc.abstractmethod
     def read(self) -> Reading:
@@ -121,3 +137,54 @@ class Actuator(Device):
     def make_safe(self) -> ReadingValue:
         """Apply the safe state; used at start, at shutdown and when the cloud is lost."""
         return self.apply(self.safe_state)
+
+
+class EdgeSensor(Sensor):
+    """A sensor that also *pushes* a reading the moment its input changes.
+
+    Polling still works (:meth:`read`); in addition, subscribers registered with
+    :meth:`on_reading` get a reading at each edge (button pressed, motion started, object in
+    range), so the runtime can send an event without waiting for the next sampling tick.
+
+    Threads: callbacks run on the thread that saw the edge, never on the caller's thread.
+    On a Pi that is gpiozero's event thread (lgpio's callback thread, or the ``GPIOQueue``
+    sampling thread for smoothed inputs such as motion, line, light and distance sensors);
+    under ``MockFactory`` it is the thread calling ``drive_high()``/``drive_low()``.  Keep
+    callbacks short (hand the reading to a queue).  A callback that raises is logged and
+    does not stop other subscribers or later edges.  No lock is held while callbacks run.
+    """
+
+    def __init__(self) -> None:
+        self._subscribers: list[ReadingCallback] = []
+        self._subscribers_lock = threading.Lock()
+
+    def on_reading(self, callback: ReadingCallback) -> Callable[[], None]:
+        """Call ``callback(reading)`` at every edge; returns a function that unsubscribes.
+
+        ``reading`` has the same keys as :meth:`read`.  Unsubscribing twice is harmless.
+        """
+        with self._subscribers_lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._subscribers_lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _push(self, reading: Reading) -> None:
+        """For drivers: deliver ``reading`` to every subscriber, logging any that raise."""
+        with self._subscribers_lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(dict(reading))
+            except Exception:
+                _log.exception("reading callback %r of %s raised", callback, self.describe())
+
+    def close(self) -> None:
+        """Drop every subscriber, then close."""
+        with self._subscribers_lock:
+            self._subscribers.clear()
+        super().close()

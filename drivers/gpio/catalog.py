@@ -3,4 +3,20 @@
 Kept free of imports so that listing drivers never imports gpiozero or smbus2.
 """
 
-DRIVERS: dict[str, str] = {}
+DRIVERS: dict[str, str] = {
+    # inputs
+    "digital_input": "drivers.gpio.digital_inputs:DigitalInput",
+    "button": "drivers.gpio.digital_inputs:Button",
+    "motion_sensor": "drivers.gpio.digital_inputs:MotionSensor",
+    "line_sensor": "drivers.gpio.digital_inputs:LineSensor",
+    "cpu_temperature": "drivers.gpio.system:CpuTemperature",
+    # outputs
+    "digital_output": "drivers.gpio.digital_outputs:DigitalOutput",
+    "relay": "drivers.gpio.digital_outputs:Relay",
+    "led": "drivers.gpio.digital_outputs:Led",
+    "buzzer": "drivers.gpio.digital_outputs:Buzzer",
+    "pwm_led": "drivers.gpio.pwm_outputs:PwmLed",
+    "servo": "drivers.gpio.pwm_outputs:Servo",
+    "angular_servo": "drivers.gpio.pwm_outputs:AngularServo",
+    "motor": "drivers.gpio.motor:Motor",
+}
