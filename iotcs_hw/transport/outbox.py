@@ -1,0 +1,498 @@
+"""The durable outbox: every message from ``offer()`` until the server acknowledged it.
+
+One SQLite file (``outbox.sqlite3`` under the device's state directory) in WAL mode.  A row is
+written and committed before :meth:`Outbox.add` returns, so a process killed with SIGKILL, the
+OOM killer or a segfault loses no message it accepted; on the next start the rows are read back
+and sent first in their order.
+
+Durability choice: ``synchronous=NORMAL`` by default.  In WAL mode a NORMAL commit has written
+its frames to the WAL file (the kernel's page cache) before returning, which survives the death
+of the process; only a power cut or kernel crash can lose the commits made since the last
+checkpoint, and it never corrupts the file.  ``synchronous="FULL"`` adds an fsync per commit
+and survives power loss too, at the price of one flash write per ``offer()`` (milliseconds on an
+SD card, which caps a device at a few hundred offers per second).  Pick FULL for devices whose
+power is pulled rather than shut down.
+
+What lives where: rows hold the encoded message, its sort rank, reliability, attempts, state
+(QUEUED or RETRY) and next-attempt time.  INFLIGHT exists only in memory: a row taken for a send
+stays in the table until the server acknowledged it, so a restart simply finds it QUEUED again
+(at-least-once delivery; the server sees the same ``clientId`` twice).  The next-attempt time is
+on the injected monotonic clock, which does not survive a restart, so it is cleared on open:
+after a restart everything is due at once ("the outbox drains first").
+
+Bounds: ``max_messages`` and ``max_bytes``.  When a new batch does not fit, the overflow policy
+decides: :attr:`OverflowPolicy.DROP_OLDEST` (default) evicts the oldest NO_GUARANTEE and
+BEST_EFFORT rows that are not in flight; GUARANTEED_DELIVERY rows are never evicted, and if not
+enough can be evicted the whole offer is refused with :class:`QueueFullError` (nothing queued).
+:attr:`OverflowPolicy.REJECT_NEW` refuses any offer that does not fit.
+
+Thread-safety: one connection guarded by one lock; callers on any thread.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from iotcs_hw.errors import DeviceClosed, IotcsHwError, MessageFormatError, QueueFullError
+from iotcs_hw.messaging.message import Message, MessageType, Reliability
+from iotcs_hw.transport.counters import DeliveryCounters
+from iotcs_hw.transport.message_state import MessageEvent, MessageState, next_state
+
+log = logging.getLogger(__name__)
+
+OUTBOX_FILE_NAME = "outbox.sqlite3"
+SCHEMA_VERSION = 1
+#: RESPONSEs sort above HIGHEST: the server is waiting for them (they "jump the queue").
+RESPONSE_RANK = 5
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    rank         INTEGER NOT NULL,
+    event_time   INTEGER NOT NULL,
+    reliability  TEXT    NOT NULL,
+    state        TEXT    NOT NULL DEFAULT 'QUEUED',
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL    NOT NULL DEFAULT 0,
+    client_id    TEXT    NOT NULL,
+    size         INTEGER NOT NULL,
+    body         BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_send_order ON outbox (rank DESC, event_time, seq);
+"""
+
+
+class OutboxError(IotcsHwError, OSError):
+    """The outbox file cannot be opened or used (corrupt, wrong schema, unwritable).
+
+    Not retryable without operator action; the message names the file.
+    """
+
+
+class OverflowPolicy(enum.Enum):
+    """What :meth:`Outbox.add` does when a batch does not fit the bounds."""
+
+    DROP_OLDEST = "drop_oldest"
+    REJECT_NEW = "reject_new"
+
+
+@dataclass
+class OutboxEntry:
+    """One row taken for sending; ``state`` moves only through the transition table."""
+
+    seq: int
+    client_id: str
+    reliability: Reliability
+    attempts: int
+    size: int
+    body: bytes
+    state: MessageState = MessageState.QUEUED
+
+    def move(self, event: MessageEvent) -> None:
+        """Apply ``event`` (raises ``IllegalTransition`` for a move the table forbids)."""
+        self.state = next_state(self.state, event)
+
+    def message(self) -> Message:
+        """Decode the stored message (used for error reports, not on the hot path)."""
+        return Message.decode(self.body)
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What :meth:`Outbox.add` did: the new rows' sequence numbers and the rows it evicted."""
+
+    seqs: list[int]
+    evicted: list[OutboxEntry]
+
+
+def sort_rank(message: Message) -> int:
+    """The rank a message sorts by: its priority, or above HIGHEST for a RESPONSE."""
+    return RESPONSE_RANK if message.type is MessageType.RESPONSE else message.priority.rank
+
+
+class Outbox:
+    """A bounded, durable, priority-ordered queue of encoded messages.
+
+    Args:
+        path: the SQLite file; its directory is created (0700) if missing, the file is 0600.
+        max_messages: most rows held (default 10 000, Java's ``dispatcher_max_queue_size``).
+        max_bytes: most encoded bytes held (default 64 MiB).
+        max_message_bytes: largest single encoded message accepted (default 256 KiB).
+        overflow: the overflow policy (default :attr:`OverflowPolicy.DROP_OLDEST`).
+        synchronous: ``"NORMAL"`` (default, SIGKILL-safe) or ``"FULL"`` (power-loss-safe).
+        counters: where sent/retried/dropped/failed/bytes are counted (a new set by default).
+
+    Raises:
+        OutboxError: the file is not an outbox, is corrupt or cannot be created.
+
+    >>> import tempfile, pathlib
+    >>> from iotcs_hw.messaging import data_message
+    >>> box = Outbox(pathlib.Path(tempfile.mkdtemp()) / "outbox.sqlite3")
+    >>> _ = box.add([data_message("dev-1", "urn:x:attributes", {"t": 1})])
+    >>> len(box)
+    1
+    >>> box.close()
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_messages: int = 10_000,
+        max_bytes: int = 64 * 1024 * 1024,
+        max_message_bytes: int = 256 * 1024,
+        overflow: OverflowPolicy = OverflowPolicy.DROP_OLDEST,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        counters: DeliveryCounters | None = None,
+    ) -> None:
+        if max_messages < 1 or max_bytes < 1 or max_message_bytes < 1:
+            raise ValueError("max_messages, max_bytes and max_message_bytes must be >= 1")
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
+        self.path = Path(path)
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
+        self.max_message_bytes = max_message_bytes
+        self.overflow = overflow
+        self.synchronous = synchronous
+        self.counters = counters if counters is not None else DeliveryCounters()
+        self._lock = threading.Lock()
+        self._inflight: dict[int, OutboxEntry] = {}
+        self._closed = False
+        self._db = self._open()
+        try:
+            row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
+            self._count, self._bytes = int(row[0]), int(row[1])
+            # Monotonic times of a previous process mean nothing now: everything is due.
+            self._db.execute("UPDATE outbox SET next_attempt = 0 WHERE next_attempt != 0")
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise OutboxError(f"{self.path}: cannot read the outbox: {exc}") from exc
+
+    @classmethod
+    def in_state_dir(cls, state_dir: str | os.PathLike[str], **options: object) -> Outbox:
+        """Open ``<state_dir>/outbox.sqlite3`` with ``options`` as for the constructor."""
+        return cls(Path(state_dir) / OUTBOX_FILE_NAME, **options)  # type: ignore[arg-type]
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise OutboxError(f"{self.path}: cannot create the outbox: {exc}") from exc
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise OutboxError(f"{self.path}: cannot open the outbox: {exc}") from exc
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise OutboxError(
+                    f"{self.path}: outbox schema version {version} is newer than this "
+                    f"iotcs-hw understands ({SCHEMA_VERSION}); upgrade iotcs-hw"
+                )
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise OutboxError(f"{self.path}: cannot switch the outbox to WAL (got {mode})")
+            db.execute(f"PRAGMA synchronous={self.synchronous}")
+            db.execute("PRAGMA journal_size_limit=8388608")
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise OutboxError(f"{self.path}: not a usable outbox database: {exc}") from exc
+        except OutboxError:
+            db.close()
+            raise
+        return db
+
+    # -- sizes -------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._count
+
+    @property
+    def size_bytes(self) -> int:
+        """Encoded bytes held (queued and in flight)."""
+        with self._lock:
+            return self._bytes
+
+    @property
+    def inflight_count(self) -> int:
+        """Rows taken by :meth:`take` and not yet settled."""
+        with self._lock:
+            return len(self._inflight)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{self._count} messages, {self._bytes} bytes"
+        return f"<Outbox {str(self.path)!r} {state}>"
+
+    # -- adding ------------------------------------------------------------------------------
+
+    def add(self, messages: Sequence[Message]) -> AddResult:
+        """Queue ``messages`` durably in one transaction; all or nothing.
+
+        Returns the new sequence numbers and any rows evicted to make room (the caller reports
+        them).  Raises :class:`QueueFullError` when the policy refuses the batch,
+        :class:`MessageFormatError` when a message is larger than ``max_message_bytes``, and
+        :class:`DeviceClosed` after :meth:`close`.
+        """
+        rows = []
+        new_bytes = 0
+        for message in messages:
+            body = message.encode().encode("utf-8")
+            if len(body) > self.max_message_bytes:
+                raise MessageFormatError(
+                    f"message {message.client_id} ({message.type.value} from "
+                    f"{message.source!r}) is {len(body)} bytes encoded, above "
+                    f"max_message_bytes={self.max_message_bytes}"
+                )
+            new_bytes += len(body)
+            rows.append(
+                (
+                    sort_rank(message),
+                    message.event_time,
+                    message.reliability.value,
+                    message.client_id,
+                    len(body),
+                    body,
+                )
+            )
+        if not rows:
+            return AddResult([], [])
+        with self._lock:
+            self._check_open()
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    evicted = self._make_room(len(rows), new_bytes)
+                    self._db.executemany(
+                        "INSERT INTO outbox (rank, event_time, reliability, client_id, size, body)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
+                    last = int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise OutboxError(f"{self.path}: cannot write the outbox: {exc}") from exc
+            self._count += len(rows) - len(evicted)
+            self._bytes += new_bytes - sum(e.size for e in evicted)
+        if evicted:
+            self.counters.add(messages_dropped=len(evicted))
+            log.warning(
+                "outbox full (%d messages, %d bytes): dropped the %d oldest droppable messages",
+                self.max_messages,
+                self.max_bytes,
+                len(evicted),
+            )
+        # AUTOINCREMENT hands out consecutive keys inside one write transaction (BEGIN
+        # IMMEDIATE keeps other writers out), so the new rows end at last_insert_rowid().
+        return AddResult(list(range(last - len(rows) + 1, last + 1)), evicted)
+
+    def _make_room(self, new_count: int, new_bytes: int) -> list[OutboxEntry]:
+        """Evict rows per the policy so the batch fits, or raise QueueFullError (lock held)."""
+        count_over = self._count + new_count - self.max_messages
+        bytes_over = self._bytes + new_bytes - self.max_bytes
+        if count_over <= 0 and bytes_over <= 0:
+            return []
+        what = (
+            f"outbox {self.path} is full ({self._count}/{self.max_messages} messages, "
+            f"{self._bytes}/{self.max_bytes} bytes) and cannot take {new_count} more"
+        )
+        if (
+            self.overflow is OverflowPolicy.REJECT_NEW
+            or new_count > self.max_messages
+            or new_bytes > self.max_bytes
+        ):
+            raise QueueFullError(f"{what}; overflow policy {self.overflow.value} refuses them")
+        evicted: list[OutboxEntry] = []
+        cursor = self._db.execute(
+            "SELECT seq, client_id, reliability, attempts, size, body, state FROM outbox"
+            " WHERE reliability != ? ORDER BY seq",
+            (Reliability.GUARANTEED_DELIVERY.value,),
+        )
+        for seq, client_id, reliability, attempts, size, body, state in cursor:
+            if count_over <= 0 and bytes_over <= 0:
+                break
+            if seq in self._inflight:
+                continue
+            entry = OutboxEntry(
+                seq, client_id, Reliability(reliability), attempts, size, body, MessageState(state)
+            )
+            entry.move(MessageEvent.DROP)
+            evicted.append(entry)
+            count_over -= 1
+            bytes_over -= size
+        cursor.close()
+        if count_over > 0 or bytes_over > 0:
+            raise QueueFullError(
+                f"{what}; only GUARANTEED_DELIVERY or in-flight messages are left, which are "
+                "never dropped"
+            )
+        self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(e.seq,) for e in evicted])
+        return evicted
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def take(self, now: float, max_count: int, max_bytes: int) -> list[OutboxEntry]:
+        """Take the next batch to send: due rows, HIGHEST first, then eventTime, then age.
+
+        At least one row (if any is due) even when it alone exceeds ``max_bytes``.  The rows
+        become INFLIGHT until :meth:`ack`, :meth:`retry`, :meth:`fail` or :meth:`release`.
+        """
+        with self._lock:
+            self._check_open()
+            skip = len(self._inflight)
+            cursor = self._db.execute(
+                "SELECT seq, client_id, reliability, attempts, size, body, state FROM outbox"
+                " WHERE next_attempt <= ? ORDER BY rank DESC, event_time, seq LIMIT ?",
+                (now, max_count + skip),
+            )
+            batch: list[OutboxEntry] = []
+            total = 0
+            for seq, client_id, reliability, attempts, size, body, state in cursor:
+                if seq in self._inflight:
+                    continue
+                if batch and (total + size > max_bytes or len(batch) >= max_count):
+                    break
+                entry = OutboxEntry(
+                    seq,
+                    client_id,
+                    Reliability(reliability),
+                    attempts + 1,
+                    size,
+                    body,
+                    MessageState(state),
+                )
+                entry.move(MessageEvent.TAKE)
+                batch.append(entry)
+                total += size
+            cursor.close()
+            for entry in batch:
+                self._inflight[entry.seq] = entry
+            return batch
+
+    def next_due(self) -> float | None:
+        """The earliest next-attempt time of a row not in flight, or None when none waits."""
+        with self._lock:
+            self._check_open()
+            if self._count <= len(self._inflight):
+                return None
+            if not self._inflight:
+                row = self._db.execute("SELECT MIN(next_attempt) FROM outbox").fetchone()
+                return None if row[0] is None else float(row[0])
+            marks = ",".join("?" * len(self._inflight))
+            row = self._db.execute(
+                f"SELECT MIN(next_attempt) FROM outbox WHERE seq NOT IN ({marks})",
+                list(self._inflight),
+            ).fetchone()
+            return None if row[0] is None else float(row[0])
+
+    def ack(self, entries: Iterable[OutboxEntry]) -> None:
+        """The server took these: delete them and count them as sent."""
+        entries = list(entries)
+        for entry in entries:
+            entry.move(MessageEvent.ACK)
+        self._delete(entries)
+        self.counters.add(messages_sent=len(entries), bytes_sent=sum(e.size for e in entries))
+
+    def fail(self, entries: Iterable[OutboxEntry]) -> None:
+        """Give up on these (out of retries, refused, security error): delete and count."""
+        entries = list(entries)
+        for entry in entries:
+            entry.move(MessageEvent.FAIL)
+        self._delete(entries)
+        self.counters.add(messages_failed=len(entries))
+
+    def retry(self, entries: Iterable[OutboxEntry], next_attempt: float) -> None:
+        """Keep these for another send at ``next_attempt`` (monotonic), recording the attempt."""
+        entries = list(entries)
+        for entry in entries:
+            entry.move(MessageEvent.RETRY)
+        with self._lock:
+            self._check_open()
+            self._write(
+                "UPDATE outbox SET state = ?, attempts = ?, next_attempt = ? WHERE seq = ?",
+                [(MessageState.RETRY.value, e.attempts, next_attempt, e.seq) for e in entries],
+            )
+            for entry in entries:
+                self._inflight.pop(entry.seq, None)
+        self.counters.add(messages_retried=len(entries))
+
+    def release(self, entries: Iterable[OutboxEntry]) -> None:
+        """Put these back untouched (no attempt counted), e.g. to resend in smaller batches."""
+        with self._lock:
+            for entry in entries:
+                entry.move(MessageEvent.RELEASE)
+                self._inflight.pop(entry.seq, None)
+
+    def _delete(self, entries: list[OutboxEntry]) -> None:
+        with self._lock:
+            self._check_open()
+            self._write("DELETE FROM outbox WHERE seq = ?", [(e.seq,) for e in entries])
+            for entry in entries:
+                self._inflight.pop(entry.seq, None)
+            self._count -= len(entries)
+            self._bytes -= sum(e.size for e in entries)
+
+    def _write(self, sql: str, params: list[tuple[object, ...]]) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(sql, params)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise OutboxError(f"{self.path}: cannot write the outbox: {exc}") from exc
+
+    # -- inspection and lifecycle ------------------------------------------------------------
+
+    def pending(self) -> list[Message]:
+        """Every held message in send order (for tests, diagnostics and the CLI)."""
+        with self._lock:
+            self._check_open()
+            rows = self._db.execute(
+                "SELECT body FROM outbox ORDER BY rank DESC, event_time, seq"
+            ).fetchall()
+        return [Message.decode(body) for (body,) in rows]
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DeviceClosed(f"{self!r} is closed")
+
+    def close(self) -> None:
+        """Checkpoint and close the file; rows not acknowledged stay for the next start.
+
+        Idempotent.  In-flight rows are simply left in the table.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._inflight.clear()
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                log.warning("%s: checkpoint on close failed: %s", self.path, exc)
+            self._db.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
