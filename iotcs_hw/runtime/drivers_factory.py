@@ -46,17 +46,45 @@ class HardwareDrivers:
 
 
 class SimulatedDrivers:
-    """Simulated drivers whose physical values come from ``physics`` (the environment model)."""
+    """Simulated drivers whose physical values come from ``physics`` (the environment model).
 
-    def __init__(self, physics: PhysicalSource) -> None:
+    Like the hardware they stand for, the drivers share one pin factory (a ``MockFactory``,
+    so a pin used twice is refused as on a Pi, and the environment can watch actuator pins) and
+    one simulated bus per I2C bus number (so chips answer on the bus the model file names).
+    """
+
+    def __init__(self, physics: PhysicalSource, *, pin_factory: Any = None) -> None:
+        from drivers.sim import pins  # noqa: PLC0415 - simulation only, imports gpiozero
+
         self.physics = physics
+        self.pin_factory = pin_factory if pin_factory is not None else pins.mock_factory()
+        self.buses: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def bus(self, number: int) -> Any:
+        """The shared ``SimSMBus`` for bus ``number`` (created on first use)."""
+        from drivers.sim.smbus import SimSMBus  # noqa: PLC0415 - simulation only
+
+        with self._lock:
+            if number not in self.buses:
+                self.buses[number] = SimSMBus(number)
+            return self.buses[number]
 
     def create(self, driver: str, options: Mapping[str, Any]) -> Device:
-        """``driver_class(driver).simulated(physics=..., **options)``."""
-        return registry.driver_class(driver).simulated(physics=self.physics, **dict(options))
+        """``driver_class(driver).simulated(physics=..., **options)`` on the shared pins/buses."""
+        cls = registry.driver_class(driver)
+        merged = dict(options)
+        family = cls.__module__.split(".")[:2]
+        if family == ["drivers", "gpio"]:
+            merged.setdefault("pin_factory", self.pin_factory)
+        elif family == ["drivers", "i2c"]:
+            number = merged.get("bus", 1)
+            if isinstance(number, int) and not isinstance(number, bool):
+                merged["bus"] = self.bus(number)
+        return cls.simulated(physics=self.physics, **merged)
 
     def __repr__(self) -> str:
-        return f"<SimulatedDrivers physics={self.physics!r}>"
+        return f"<SimulatedDrivers physics={self.physics!r} buses={sorted(self.buses)}>"
 
 
 def build_sensor(factory: DriverFactory, driver: str, options: Mapping[str, Any]) -> Sensor:
