@@ -74,3 +74,8 @@ __all__ = [
 ]
 
 # Device classes (DirectlyConnectedDevice, GatewayDevice) are added below by the transport layer.
+
+from iotcs_hw.client.directly_connected import DirectlyConnectedDevice
+from iotcs_hw.client.gateway import GatewayDevice
+
+__all__ += ["DirectlyConnectedDevice", "GatewayDevice"]
