@@ -28,6 +28,7 @@ from drivers.base import Actuator, Device, Reading
 from iotcs_hw.client import VirtualDevice
 from iotcs_hw.errors import ConfigError
 from iotcs_hw.runtime.actuation import ActuatorBinding, InterlockGroup
+from iotcs_hw.runtime.alerting import DeviceAlerts
 from iotcs_hw.runtime.clock import SYSTEM_CLOCK, Clock
 from iotcs_hw.runtime.config.model import ModelFile, ReadingBinding, SensorConfig
 from iotcs_hw.runtime.device_link import (
@@ -40,24 +41,17 @@ from iotcs_hw.runtime.drivers_factory import DriverFactory, build_actuator, buil
 from iotcs_hw.runtime.healing import Backoff, SupervisedSensor
 from iotcs_hw.runtime.health import HealthServer
 from iotcs_hw.runtime.safety import CloudLossGuard
-from iotcs_hw.runtime.sampling import (
-    AttributeFeed,
-    SamplingEngine,
-    SamplingGroup,
-    SensorChannel,
-    ValueStage,
-)
+from iotcs_hw.runtime.sampling import AttributeFeed, SamplingEngine, SamplingGroup, SensorChannel
 from iotcs_hw.runtime.sdnotify import SystemdNotifier, WatchdogPinger
+from iotcs_hw.runtime.stages import ReadingStage, build_stage
 from iotcs_hw.runtime.status import HealthRegistry
 
 log = logging.getLogger(__name__)
 
-#: Builds the value stage (filters + report strategy) of one reading binding.
-StageFactory = Callable[[ReadingBinding, Clock], ValueStage | None]
+#: Builds the stage (filters + report strategy) of one reading binding.
+StageFactory = Callable[[ReadingBinding, Clock], ReadingStage]
 #: Told about every value sent: (device id, {attribute: value}).
 SentHook = Callable[[str, Mapping[str, object]], None]
-#: Called after each transaction to evaluate alert rules: (device id, {attribute: value}).
-AlertHook = Callable[[str, Mapping[str, object]], None]
 
 
 @dataclass
@@ -87,10 +81,10 @@ class Runtime:
         model: the validated model file.
         devices: device id (``DeviceConfig.id``) -> its virtual device.
         drivers: where drivers come from (hardware or simulators).
-        stage_factory: builds each reading's filter chain and report strategy.
+        stage_factory: builds each reading's filter chain and report strategy (default: the
+            model file's filters and report strategy).
         options: clock, systemd notifier, health endpoint.
         on_sent: told about every transaction sent (the live view).
-        on_values: told about every transaction sent, for alert rules.
     """
 
     def __init__(
@@ -99,10 +93,9 @@ class Runtime:
         devices: Mapping[str, VirtualDevice],
         drivers: DriverFactory,
         *,
-        stage_factory: StageFactory | None = None,
+        stage_factory: StageFactory = build_stage,
         options: RuntimeOptions | None = None,
         on_sent: SentHook | None = None,
-        on_values: AlertHook | None = None,
     ) -> None:
         missing = [d.id for d in model.devices if d.id not in devices]
         if missing:
@@ -114,7 +107,7 @@ class Runtime:
         self._clock = self.options.clock
         self._stage_factory = stage_factory
         self._on_sent = on_sent
-        self._on_values = on_values
+        self.alerts: dict[str, DeviceAlerts] = {}
         self.writers: dict[str, DeviceWriter] = {}
         self.actuators: dict[str, ActuatorBinding] = {}
         self.sensors: dict[str, SupervisedSensor] = {}
@@ -216,15 +209,21 @@ class Runtime:
     def _build_writers(self) -> None:
         for device in self.model.devices:
             writer = DeviceWriter(self.devices[device.id], device.id)
+            if device.alerts:
+                self.alerts[device.id] = DeviceAlerts(
+                    self.devices[device.id], device.alerts, self._clock
+                )
             writer.on_sent = self._sent_hook(device.id)
             self.writers[device.id] = writer
 
     def _sent_hook(self, device_id: str) -> Callable[[Mapping[str, object]], None]:
+        alerts = self.alerts.get(device_id)
+
         def sent(values: Mapping[str, object]) -> None:
             if self._on_sent is not None:
                 self._on_sent(device_id, values)
-            if self._on_values is not None:
-                self._on_values(device_id, values)
+            if alerts is not None:
+                alerts.on_values(values)
 
         return sent
 
@@ -303,10 +302,10 @@ class Runtime:
         feeds = []
         for binding in config.readings:
             attribute = self._attribute(config.device, binding.attribute, where)
-            stage = None
-            if self._stage_factory is not None:
-                stage = self._stage_factory(binding, self._clock)
-            feeds.append(AttributeFeed(binding.reading, value_check_for(attribute), stage))
+            stage = self._stage_factory(binding, self._clock)
+            feeds.append(
+                AttributeFeed(binding.reading, value_check_for(attribute), stage.feed, stage.poll)
+            )
         self.sensors[config.name] = supervised
         self.health.sensors.append(supervised.status)
         timeout = min(5.0, max(0.05, config.interval_s * self.options.read_timeout_fraction))
@@ -350,6 +349,8 @@ class Runtime:
     def housekeep(self) -> list[str]:
         """Run the cloud-loss guard and ping the watchdog; returns the actuators that changed."""
         changed = self.guard.check() if self.guard is not None else []
+        for alerts in self.alerts.values():
+            alerts.poll()
         self._watchdog.tick()
         return changed
 

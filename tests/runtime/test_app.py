@@ -18,9 +18,13 @@ from iotcs_hw.runtime.app import Runtime, RuntimeOptions
 from iotcs_hw.runtime.clock import FakeClock
 from iotcs_hw.runtime.config.model import (
     ActuatorConfig,
+    AlertCondition,
+    AlertConfig,
+    AlertField,
     DeviceConfig,
     HealthConfig,
     ModelFile,
+    OffsetFilter,
     ReadingBinding,
     RetryPolicy,
     SensorConfig,
@@ -37,6 +41,14 @@ MODEL = {
         {"name": "temperature", "type": "NUMBER", "range": "-40,85"},
         {"name": "humidity", "type": "NUMBER", "range": "0,100"},
         {"name": "fan", "type": "BOOLEAN", "writable": True},
+    ],
+    "formats": [
+        {
+            "urn": URN + ":too_hot",
+            "name": "tooHot",
+            "type": "ALERT",
+            "value": {"fields": [{"name": "temperature", "type": "NUMBER", "optional": False}]},
+        }
     ],
 }
 
@@ -56,7 +68,9 @@ class TableDrivers:
         return made() if callable(made) and not isinstance(made, Device) else made
 
 
-def model_file(*, offline_after: float | None = 60.0) -> ModelFile:
+def model_file(
+    *, offline_after: float | None = 60.0, alerts: tuple = (), filters: tuple = ()
+) -> ModelFile:
     retry = RetryPolicy(initial_s=1, max_s=30, multiplier=2)
     return ModelFile(
         path="test.yaml",
@@ -72,7 +86,7 @@ def model_file(*, offline_after: float | None = 60.0) -> ModelFile:
                         "t_sensor",
                         "gh",
                         10,
-                        (ReadingBinding("temperature", "temperature"),),
+                        (ReadingBinding("temperature", "temperature", filters),),
                         retry=retry,
                     ),
                     SensorConfig(
@@ -87,6 +101,7 @@ def model_file(*, offline_after: float | None = 60.0) -> ModelFile:
                 actuators=(
                     ActuatorConfig("fan", "relay", "gh", "fan", offline_safe_after_s=offline_after),
                 ),
+                alerts=alerts,
             ),
         ),
     )
@@ -279,3 +294,41 @@ def test_scheduled_runtime_sends_without_manual_ticks(fakes) -> None:
         assert got.wait(5)
     assert {"temperature": 20.0, "humidity": 40.0} in seen
     assert runtime.state == "stopped"
+
+
+def test_filters_and_alert_rules_from_the_model_file(fakes) -> None:
+    clock = FakeClock()
+    sink = RecordingSink()
+    vd = VirtualDevice("0-GH", DeviceModel.fromJson(MODEL), sink=sink)
+    temperature = fakes.ScriptedSensor(29.0)
+    drivers = TableDrivers(
+        {
+            "t_sensor": temperature,
+            "h_sensor": fakes.ScriptedSensor(40.0, key="humidity"),
+            "relay": fakes.FakeRelay(False),
+        }
+    )
+    alert = AlertConfig(
+        "too_hot",
+        "gh",
+        URN + ":too_hot",
+        AlertCondition("temperature", "above", 30.0, hysteresis=2.0, for_s=20),
+        fields=(AlertField("temperature", attribute="temperature"),),
+    )
+    model = model_file(alerts=(alert,), filters=(OffsetFilter(-1.0),))
+    options = RuntimeOptions(clock=clock, notifier=SystemdNotifier(None), schedule=False)
+    runtime = Runtime(model, {"gh": vd}, drivers, options=options)
+    runtime.start()
+    try:
+        assert runtime.tick()["gh/10s"]["temperature"] == 28.0  # offset applied
+        temperature.value = 33.0
+        for _ in range(3):
+            runtime.tick()
+            clock.advance(10)
+            runtime.housekeep()
+        alerts = [m for m in sink.sent if m.type.value == "ALERT"]
+        assert len(alerts) == 1
+        assert alerts[0].payload["data"] == {"temperature": 32.0}
+        assert alerts[0].payload["format"] == URN + ":too_hot"
+    finally:
+        runtime.stop()
