@@ -69,6 +69,9 @@ class RuntimeOptions:
     housekeeping_s: float = 1.0
     #: Messages waiting in the outbox (``None``: unknown), for the health endpoint.
     outbox_depth: Callable[[], int | None] = lambda: None
+    #: Simulated seconds per real second (``ScaledClock``): sampling intervals are divided by
+    #: it so the runtime samples on the simulation's time.  1 outside simulations.
+    time_scale: float = 1.0
     #: Start the scheduler.  Tests with a fake clock set False and drive :meth:`Runtime.tick`
     #: and :meth:`Runtime.housekeep` themselves.
     schedule: bool = True
@@ -114,7 +117,9 @@ class Runtime:
         self._devices_owned: list[Device] = []
         self.error_callbacks: dict[str, LoggingErrorCallback] = {}
         self.notifier = self.options.notifier
-        self.engine = SamplingEngine(clock=self._clock, on_tick=self._on_tick)
+        self.engine = SamplingEngine(
+            clock=self._clock, on_tick=self._on_tick, time_scale=self.options.time_scale
+        )
         self.guard: CloudLossGuard | None = None
         self.health = HealthRegistry(
             outbox_depth=self.options.outbox_depth,
@@ -308,7 +313,8 @@ class Runtime:
             )
         self.sensors[config.name] = supervised
         self.health.sensors.append(supervised.status)
-        timeout = min(5.0, max(0.05, config.interval_s * self.options.read_timeout_fraction))
+        period = config.interval_s / self.options.time_scale
+        timeout = min(5.0, max(0.05, period * self.options.read_timeout_fraction))
         return SensorChannel(supervised, feeds, timeout_s=timeout)
 
     def _subscribe_edges(self, name: str, supervised: SupervisedSensor) -> None:

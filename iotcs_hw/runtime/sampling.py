@@ -141,6 +141,8 @@ class SamplingEngine:
         on_tick: called after every tick (the systemd watchdog ping).
         misfire_grace_s: a tick later than this is missed (counted) instead of run late;
             defaults to half the group's interval.
+        time_scale: simulated seconds per real second; groups are scheduled every
+            ``interval_s / time_scale`` real seconds (1 outside simulations).
         lateness_window: how many lateness samples are kept per engine for the benchmark.
     """
 
@@ -152,7 +154,11 @@ class SamplingEngine:
         on_tick: Callable[[], None] | None = None,
         misfire_grace_s: float | None = None,
         lateness_window: int = 10_000,
+        time_scale: float = 1.0,
     ) -> None:
+        if not time_scale > 0:
+            raise ValueError(f"time_scale must be > 0, got {time_scale}")
+        self._time_scale = time_scale
         self._clock = clock
         self._on_value_rejected = on_value_rejected
         self._on_tick = on_tick
@@ -207,9 +213,10 @@ class SamplingEngine:
         scheduler.add_listener(self._job_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         start = datetime.now(UTC) + timedelta(milliseconds=20)
         for group in self._groups.values():
+            period = self.period_s(group)
             grace = self._misfire_grace_s
             if grace is None:
-                grace = group.interval_s / 2
+                grace = period / 2
             self._anchor[group.key] = start.timestamp()
             scheduler.add_job(
                 self._scheduled_tick,
@@ -217,7 +224,7 @@ class SamplingEngine:
                 args=(group.key,),
                 id=group.key,
                 name=f"sample {group.key}",
-                seconds=group.interval_s,
+                seconds=period,
                 start_date=start,
                 next_run_time=start,
                 coalesce=True,
@@ -239,6 +246,10 @@ class SamplingEngine:
             )
         scheduler.start()
         self._scheduler = scheduler
+
+    def period_s(self, group: SamplingGroup) -> float:
+        """Real seconds between two ticks of ``group``."""
+        return group.interval_s / self._time_scale
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the jobs, wait for a running tick at most ``timeout_s``, stop reader threads."""
@@ -275,8 +286,9 @@ class SamplingEngine:
         group = self._groups[key]
         anchor = self._anchor.get(key)
         if anchor is not None:
+            period = self.period_s(group)
             elapsed = time.time() - anchor
-            late = elapsed - math.floor(elapsed / group.interval_s + 1e-9) * group.interval_s
+            late = elapsed - math.floor(elapsed / period + 1e-9) * period
             self.lateness_s.append(late)
             group.counters.last_tick_lateness_s = late
         self.tick(key)
