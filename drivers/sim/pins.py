@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from gpiozero.pins.mock import MockChargingPin, MockFactory, MockPin, MockTriggerPin
@@ -116,6 +117,40 @@ def pin_history(factory: MockFactory, name: int | str) -> list[bool | float]:
 def clear_history(factory: MockFactory, name: int | str) -> None:
     """Restart the pin's history at its current state."""
     pin(factory, name).clear_states()
+
+
+def pin_level(factory: MockFactory, name: int | str) -> Callable[[], float]:
+    """A level source for ``Environment.couple``: the pin's state as 0..1 (duty for PWM).
+
+    Reads the pin each time, so whatever drives it (relay, PWM fan, motor) acts at once.
+    """
+    target = pin(factory, name)
+
+    def level() -> float:
+        return float(target.state)
+
+    return level
+
+
+def servo_opening(
+    factory: MockFactory, name: int | str, *, closed_duty: float = 0.05, open_duty: float = 0.1
+) -> Callable[[], float]:
+    """A level source: how open a servo-driven vent is, from its pin's duty cycle.
+
+    With gpiozero's defaults a 1 ms pulse (duty 0.05) is closed and 2 ms (0.1) fully open.
+    No pulses at all (duty 0: driver closed) counts as closed, the vent's spring-closed
+    fail-safe position.
+    """
+    target = pin(factory, name)
+    span = open_duty - closed_duty
+
+    def level() -> float:
+        duty = float(target.state)
+        if duty == 0.0:
+            return 0.0
+        return min(1.0, max(0.0, (duty - closed_duty) / span))
+
+    return level
 
 
 class LightChargingPin(MockChargingPin):  # type: ignore[misc]

@@ -115,14 +115,15 @@ def test_motion_sensor_pushes_from_sampling_thread(factory: MockFactory) -> None
 
 def test_line_sensor_line_is_low_level(factory: MockFactory) -> None:
     with LineSensor("GPIO5", queue_len=1, sample_rate=200, pin_factory=factory) as line:
-        drive_high(factory, 5)  # white surface reflects: output high
+        assert line.read() == {"line": True}  # pulled down: low, as over a dark line
         got = Collector()
         line.on_reading(got)
-        assert got.wait_for(1) or line.read() == {"line": False}
-        drive_low(factory, 5)  # dark line
-        assert got.wait_for(len(got.readings) + 1)
-        assert got.readings[-1] == {"line": True}
-        assert line.read() == {"line": True}
+        drive_high(factory, 5)  # white surface reflects: output high
+        assert got.wait_for(1)
+        assert line.read() == {"line": False}
+        drive_low(factory, 5)
+        assert got.wait_for(2)
+        assert got.readings == [{"line": False}, {"line": True}]
 
 
 @pytest.mark.parametrize(

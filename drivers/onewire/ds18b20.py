@@ -1,0 +1,135 @@
+"""DS18B20 (and DS1822, DS1825, DS28EA00, DS18S20) through the kernel's w1 sysfs interface.
+
+Enable the bus with ``dtoverlay=w1-gpio`` (data on GPIO4, 4.7 kOhm pull-up to 3.3 V); the
+kernel then lists each sensor as ``/sys/bus/w1/devices/28-xxxxxxxxxxxx``.  Each read of its
+``w1_slave`` file runs a conversion (750 ms at 12 bits), so :meth:`read` blocks that long on
+real hardware; run it from a sampling job, not an event loop.
+
+Example::
+
+    >>> from drivers.onewire.ds18b20 import Ds18b20
+    >>> Ds18b20().read()                         # the first sensor found
+    {'temperature': 23.125}
+    >>> Ds18b20("28-0316a2797fff").read()
+    {'temperature': 21.875}
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from drivers.base import Quantity, Reading, Sensor
+from drivers.errors import BusError, DeviceNotFound
+from drivers.onewire import w1_slave
+from drivers.onewire.ids import ID_PATTERN, THERMOMETER_FAMILIES, check_device_id
+from drivers.sim.onewire import SimulatedW1Bus
+from drivers.sim.physics import PhysicalSource
+
+DEFAULT_BASE_PATH = Path("/sys/bus/w1/devices")
+
+
+def find_thermometers(base_path: Path) -> list[str]:
+    """Ids of the thermometers listed under ``base_path``, sorted."""
+    try:
+        names = [entry.name for entry in base_path.iterdir()]
+    except OSError:
+        return []
+    return sorted(
+        name for name in names if ID_PATTERN.match(name) and name[:2] in THERMOMETER_FAMILIES
+    )
+
+
+class Ds18b20(Sensor):
+    """One 1-Wire thermometer, by id or the first one found.
+
+    ``device``: the sysfs name (``28-0316a2797fff``); ``None`` takes the first thermometer
+    listed (found again after :meth:`reinitialize`, e.g. when it was replaced).
+    ``base_path``: where the kernel lists 1-Wire devices (injectable for tests).
+    Thread-safe: one read at a time per instance.
+    """
+
+    NAME = "ds18b20"
+    QUANTITIES: ClassVar[Mapping[str, Quantity]] = {
+        "temperature": Quantity(float, "degC", "temperature at the probe")
+    }
+
+    def __init__(self, device: str | None = None, *, base_path: str | Path = DEFAULT_BASE_PATH):
+        self._wanted = None if device is None else check_device_id(device)
+        self.base_path = Path(base_path)
+        self._found: str | None = self._wanted
+        self._lock = threading.Lock()
+        self._before_read: Callable[[], None] | None = None
+
+    @property
+    def device_id(self) -> str | None:
+        """The id being read (``None`` until the first sensor is found)."""
+        return self._found
+
+    def _resolve(self) -> str:
+        if self._found is None:
+            found = find_thermometers(self.base_path)
+            if not found:
+                raise DeviceNotFound(
+                    f"ds18b20: no 1-Wire thermometer under {self.base_path} (is "
+                    "dtoverlay=w1-gpio in config.txt and the sensor wired with a pull-up?)"
+                )
+            self._found = found[0]
+        return self._found
+
+    def read(self) -> Reading:
+        """One conversion: ``{"temperature": degC}`` or the fault ``w1_slave`` shows."""
+        with self._lock:
+            if self._before_read is not None:
+                self._before_read()
+            device_id = self._resolve()
+            path = self.base_path / device_id / "w1_slave"
+            where = f"ds18b20 {device_id}"
+            try:
+                text = path.read_text(encoding="ascii")
+            except FileNotFoundError as exc:
+                raise DeviceNotFound(
+                    f"{where}: {path} is gone (sensor disconnected or aged out of the bus)",
+                    bus="w1",
+                    cause=exc,
+                ) from exc
+            except (OSError, UnicodeDecodeError) as exc:
+                raise BusError(f"{where}: cannot read {path}: {exc}", bus="w1", cause=exc) from exc
+            celsius = w1_slave.temperature_from(text, where=where, family=int(device_id[:2], 16))
+            return {"temperature": celsius}
+
+    def reinitialize(self) -> None:
+        """Forget the sensor found first, so the next read looks again."""
+        with self._lock:
+            self._found = self._wanted
+
+    def describe(self) -> str:
+        """``ds18b20 28-0316a2797fff`` or ``ds18b20 (first found under ...)``."""
+        if self._found is not None:
+            return f"ds18b20 {self._found}"
+        return f"ds18b20 (first found under {self.base_path})"
+
+    def __repr__(self) -> str:
+        return f"<Ds18b20 {self._found or 'first found'} at {self.base_path}>"
+
+    @classmethod
+    def simulated(cls, *, physics: PhysicalSource | None = None, **options: Any) -> Self:
+        """A sensor on a simulated sysfs tree (``drivers.sim.onewire``) in a temp directory.
+
+        Each read regenerates ``w1_slave`` from ``physics`` ("temperature" unless
+        ``quantity=`` says otherwise), as each real read runs a conversion.  Pass ``bus=`` to
+        share a :class:`~drivers.sim.onewire.SimulatedW1Bus` and inject its faults.
+        """
+        bus = options.pop("bus", None) or SimulatedW1Bus(physics=physics)
+        quantity = options.pop("quantity", "temperature")
+        device = options.pop("device", None)
+        sim = (
+            bus.sensor(device)
+            if device in bus.sensors
+            else bus.add_sensor(device, quantity=quantity)
+        )
+        sensor = cls(sim.device_id, base_path=bus.base_path, **options)
+        sensor._before_read = sim.convert
+        return sensor
