@@ -144,8 +144,9 @@ class MCP9808(I2CDevice, Sensor):
             )
         self._regs.set(CONFIG, shdn=False)
         self._regs.set(RESOLUTION, resolution=self.resolution)
-        # T_A reads 0 until the first conversion at this resolution has finished.
-        self._clock.sleep(CONVERSION_TIME_S[RESOLUTION_CODES[self.resolution]])
+        # T_A holds the old value (0 after power-up) until the first conversion at this
+        # resolution has finished; the table gives typical times, so wait 10 % more.
+        self._clock.sleep(CONVERSION_TIME_S[RESOLUTION_CODES[self.resolution]] * 1.1)
 
     def reinitialize(self) -> None:
         """Re-check the ids and re-send resolution and wake-up."""

@@ -19,16 +19,6 @@ class Nack(Exception):
     """The chip did not acknowledge (address or data); the bus reports errno 121."""
 
 
-def crc8(data: bytes, *, init: int, poly: int = 0x31) -> int:
-    """CRC-8, MSB first, no reflection, no final XOR (Sensirion init 0xFF, HTU21D init 0x00)."""
-    crc = init
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = ((crc << 1) ^ poly) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
-    return crc
-
-
 class SimChip:
     """Base of the chip models.
 

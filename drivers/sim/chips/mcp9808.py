@@ -64,7 +64,7 @@ class MCP9808Model(WordRegisterChip):
         if self.config & 0x100:  # shutdown: T_A frozen
             return
         period = CONVERSION_S[self.resolution]
-        index = math.floor((self.now() - self._conversion_start) / period)
+        index = math.floor((self.now() - self._conversion_start) / period + 1e-9)
         if index > self._last_conversion_index or (index >= 1 and self.conversions == 0):
             self._last_conversion_index = index
             self.conversions += 1
