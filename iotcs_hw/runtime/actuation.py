@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: Told about every state the runtime applied on its own (safe state): (attribute, value).
 StateReporter = Callable[[str, ReadingValue], None]
+#: Told about every value applied, cloud write or safe state: (binding, value, why).
+AppliedHook = Callable[["ActuatorBinding", ReadingValue, str], None]
 
 
 class ActuationRefused(IotcsHwError, ValueError):
@@ -88,6 +90,7 @@ class ActuatorBinding:
         clock: monotonic time for the minimum times.
         on_state_reported: told when the runtime changed the output on its own (safe state),
             so the cloud can be told the true state.
+        on_applied: told about every value applied and why (``"cloud"``, ``"safe: ..."``).
     """
 
     def __init__(
@@ -104,8 +107,10 @@ class ActuatorBinding:
         offline_safe_after_s: float | None = None,
         clock: Clock = SYSTEM_CLOCK,
         on_state_reported: StateReporter | None = None,
+        on_applied: AppliedHook | None = None,
     ) -> None:
         self.name = name
+        self._on_applied = on_applied
         self.actuator = actuator
         self.check = check
         self._safe_state = safe_state
@@ -148,10 +153,11 @@ class ActuatorBinding:
 
     # -- safe state ------------------------------------------------------------------------
 
-    def apply_safe(self, reason: str) -> bool:
+    def apply_safe(self, reason: str, *, report: bool = True) -> bool:
         """Drive the output to its safe state; never refused. Returns False if the driver failed.
 
-        Reports the new state through ``on_state_reported`` when it changed.
+        Reports the new state through ``on_state_reported`` when it changed (unless ``report``
+        is False: the caller reports several outputs in one message).
         """
         with self._lock:
             target = self.safe_state
@@ -164,7 +170,8 @@ class ActuatorBinding:
                 return False
             self._record(applied)
             log.info("actuator %s: safe state %r applied (%s)", self.name, applied, reason)
-        if before != applied:
+        self._applied(applied, f"safe: {reason}")
+        if report and before != applied:
             self._report(applied)
         return True
 
@@ -259,7 +266,8 @@ class ActuatorBinding:
                 self._record(applied)
                 self.writes_applied += 1
                 log.info("actuator %s: %s=%r applied", self.name, self.attribute, applied)
-                return applied
+            self._applied(applied, "cloud")
+            return applied
         finally:
             if group_lock is not None:
                 group_lock.release()
@@ -268,6 +276,14 @@ class ActuatorBinding:
         if self.is_active(applied) != self.is_active(self._state) or self._changed_at is None:
             self._changed_at = self._clock.monotonic()
         self._state = applied
+
+    def _applied(self, value: ReadingValue, why: str) -> None:
+        if self._on_applied is None:
+            return
+        try:
+            self._on_applied(self, value, why)
+        except Exception:
+            log.exception("actuator %s: on_applied hook raised", self.name)
 
     def _report(self, value: ReadingValue) -> None:
         if self._on_state_reported is None:

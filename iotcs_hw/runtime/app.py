@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 StageFactory = Callable[[ReadingBinding, Clock], ReadingStage]
 #: Told about every value sent: (device id, {attribute: value}).
 SentHook = Callable[[str, Mapping[str, object]], None]
+#: Told about every actuator change: (device id, attribute, value, why).
+ActuatedHook = Callable[[str, str, object, str], None]
 
 
 @dataclass
@@ -88,6 +90,7 @@ class Runtime:
             model file's filters and report strategy).
         options: clock, systemd notifier, health endpoint.
         on_sent: told about every transaction sent (the live view).
+        on_actuated: told about every actuator change, cloud write or safe state.
     """
 
     def __init__(
@@ -99,6 +102,7 @@ class Runtime:
         stage_factory: StageFactory = build_stage,
         options: RuntimeOptions | None = None,
         on_sent: SentHook | None = None,
+        on_actuated: ActuatedHook | None = None,
     ) -> None:
         missing = [d.id for d in model.devices if d.id not in devices]
         if missing:
@@ -110,6 +114,7 @@ class Runtime:
         self._clock = self.options.clock
         self._stage_factory = stage_factory
         self._on_sent = on_sent
+        self._on_actuated = on_actuated
         self.alerts: dict[str, DeviceAlerts] = {}
         self.writers: dict[str, DeviceWriter] = {}
         self.actuators: dict[str, ActuatorBinding] = {}
@@ -268,10 +273,30 @@ class Runtime:
                 offline_safe_after_s=config.offline_safe_after_s,
                 clock=self._clock,
                 on_state_reported=lambda a, v, w=writer: w.send({a: v}),  # type: ignore[misc]
+                on_applied=self._actuated_hook(config.device),
             )
-            binding.apply_safe("start")
             self.actuators[config.name] = binding
             self.health.actuators.append(binding.snapshot)
+        self._apply_safe_states("start")
+
+    def _actuated_hook(self, device_id: str) -> Callable[[ActuatorBinding, Any, str], None]:
+        def actuated(binding: ActuatorBinding, value: Any, why: str) -> None:
+            if self._on_actuated is not None:
+                self._on_actuated(device_id, binding.attribute, value, why)
+
+        return actuated
+
+    def _apply_safe_states(self, reason: str) -> None:
+        """Every actuator to its safe state, reported as one DATA message per device."""
+        per_device: dict[str, dict[str, object]] = {}
+        for config in self.model.actuators:
+            binding = self.actuators.get(config.name)
+            if binding is None:
+                continue
+            if binding.apply_safe(reason, report=False):
+                per_device.setdefault(config.device, {})[binding.attribute] = binding.state
+        for device_id, values in per_device.items():
+            self.writers[device_id].send(values)
 
     def _build_sensors(self) -> None:
         grouped: dict[tuple[str, float], list[SensorChannel]] = {}
@@ -379,8 +404,7 @@ class Runtime:
             self.engine.stop()
         except Exception:
             log.exception("stopping sampling failed")
-        for binding in self.actuators.values():
-            binding.apply_safe(reason)
+        self._apply_safe_states(reason)
         for device in reversed(self._devices_owned):
             try:
                 device.close()

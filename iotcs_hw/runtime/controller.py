@@ -134,6 +134,8 @@ class RuleRunner:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rule-{endpoint_id}", daemon=True)
         self.errors = 0
+        #: Sequence number of the last server message handled (tests wait on it).
+        self.last_seq = 0
 
     def start(self) -> RuleRunner:
         """Start following messages."""
@@ -188,3 +190,7 @@ class RuleRunner:
                 envelope = item.get("message", item)
                 if isinstance(envelope, dict):
                     self.handle(envelope)
+                seq = item.get("seq")
+                if isinstance(seq, int):
+                    self.last_seq = max(self.last_seq, seq)
+            self.last_seq = max(self.last_seq, last)

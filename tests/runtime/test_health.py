@@ -139,6 +139,7 @@ def test_sd_notify_abstract_socket_address() -> None:
         notifier = SystemdNotifier.from_environment({"NOTIFY_SOCKET": "@" + name})
         assert notifier.notify("READY=1")
         assert sock.recv(64) == b"READY=1"
+        notifier.close()
     finally:
         sock.close()
 
@@ -151,7 +152,9 @@ def test_sd_notify_outside_systemd_and_foreign_watchdog() -> None:
     assert SystemdNotifier.from_environment(ours).watchdog_interval_s == 0.0005
     assert SystemdNotifier.from_environment({"WATCHDOG_USEC": "junk"}).watchdog_usec is None
     # a socket that is gone is a warning, never an exception
-    assert not SystemdNotifier("/nonexistent/socket").notify("READY=1")
+    gone = SystemdNotifier("/nonexistent/socket")
+    assert not gone.notify("READY=1")
+    gone.close()
 
 
 def test_watchdog_pings_at_most_every_half_deadline(notify_socket, clock) -> None:
@@ -166,3 +169,4 @@ def test_watchdog_pings_at_most_every_half_deadline(notify_socket, clock) -> Non
     assert notifier.sent == ["WATCHDOG=1", "WATCHDOG=1"]
     assert sock.recv(64) == b"WATCHDOG=1"
     assert sock.recv(64) == b"WATCHDOG=1"
+    notifier.close()
