@@ -121,6 +121,7 @@ class Runtime:
         self.sensors: dict[str, SupervisedSensor] = {}
         self._devices_owned: list[Device] = []
         self.error_callbacks: dict[str, LoggingErrorCallback] = {}
+        self.change_callbacks: dict[str, ActuatorChangeCallback] = {}
         self.notifier = self.options.notifier
         self.engine = SamplingEngine(
             clock=self._clock, on_tick=self._on_tick, time_scale=self.options.time_scale
@@ -356,7 +357,9 @@ class Runtime:
             vd = self.devices[device.id]
             bound = {a.attribute: self.actuators[a.name] for a in device.actuators}
             if bound:
-                vd.setOnChange(ActuatorChangeCallback(bound))
+                callback = ActuatorChangeCallback(bound)
+                vd.setOnChange(callback)
+                self.change_callbacks[device.id] = callback
             errors = LoggingErrorCallback(device.id)
             vd.setOnError(errors)
             self.error_callbacks[device.id] = errors
@@ -400,6 +403,8 @@ class Runtime:
     # -- stopping --------------------------------------------------------------------------
 
     def _teardown(self, reason: str) -> None:
+        for callback in self.change_callbacks.values():
+            callback.close()
         try:
             self.engine.stop()
         except Exception:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from iotcs_hw.client import ChangeCallback, ChangeEvent, ErrorCallback, ErrorEvent
 from iotcs_hw.client.device_model import DeviceModelAttribute
-from iotcs_hw.runtime.actuation import ActuatorBinding, apply_writes
+from iotcs_hw.runtime.actuation import ActuationFailed, ActuatorBinding, apply_writes
 from iotcs_hw.runtime.values import AttributeType, ValueCheck
 
 log = logging.getLogger(__name__)
@@ -101,9 +101,17 @@ class ActuatorChangeCallback(ChangeCallback):
 
     def __init__(self, bindings: Mapping[str, ActuatorBinding]) -> None:
         self.bindings = dict(bindings)
+        self._closed = False
+
+    def close(self) -> None:
+        """Refuse every later write (the runtime is stopping and its outputs are going safe)."""
+        self._closed = True
 
     def onChange(self, event: ChangeEvent) -> None:
         """Apply every bound attribute of ``event``; raises if any is refused (none applied)."""
+        if self._closed:
+            names = ", ".join(nv.getName() for nv in event.getNamedValue())
+            raise ActuationFailed(f"device is shutting down; write of {names} not applied")
         writes = [
             (nv.getName(), nv.getValue())
             for nv in event.getNamedValue()

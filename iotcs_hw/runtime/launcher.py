@@ -231,7 +231,14 @@ class Launch:
             schedule=self.options.schedule,
             outbox_depth=self._outbox_depth,
         )
-        runtime = Runtime(model, self.devices, self.drivers, options=options, on_sent=self._on_sent)
+        runtime = Runtime(
+            model,
+            self.devices,
+            self.drivers,
+            options=options,
+            on_sent=self._on_sent,
+            on_actuated=self._on_actuated,
+        )
         self.runtime = runtime
         runtime.start()
         self._stoppers.append(("runtime", lambda: runtime.stop(self._stop_reason)))
