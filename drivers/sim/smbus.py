@@ -156,7 +156,8 @@ class SimSMBus:
     Args:
         bus: the bus number it stands in for (used in messages and for the per-bus lock of
             :class:`drivers.i2c.bus.I2CBus`).
-        clock: time for the chip models; defaults to a shared :class:`VirtualClock`.
+        clock: time for the chip models; defaults to a :class:`VirtualClock` that follows real
+            time (driver waits return at once; tests pass a plain ``VirtualClock()``).
         force: accepted for signature compatibility (no kernel driver owns simulated chips).
 
     Thread-safe: each call is atomic (like the kernel's adapter lock); several calls from one
@@ -166,7 +167,7 @@ class SimSMBus:
     def __init__(
         self, bus: int | str | None = 1, force: bool = False, *, clock: Clock | None = None
     ) -> None:
-        self.clock: Clock = clock if clock is not None else VirtualClock()
+        self.clock: Clock = clock if clock is not None else VirtualClock(follow_real_time=True)
         self.force = force
         self.funcs = SIM_FUNCS
         self.address: int | None = None
