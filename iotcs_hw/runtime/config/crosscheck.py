@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from iotcs_hw.runtime.config import model as m
 from iotcs_hw.runtime.config import pins
 from iotcs_hw.runtime.config.diagnostics import Diagnostics
-from iotcs_hw.runtime.config.drivers_info import driver_info
+from iotcs_hw.runtime.config.drivers_info import DriverCatalog
 from iotcs_hw.runtime.config.schema import did_you_mean, format_duration
 
 
@@ -37,44 +37,57 @@ def _entries(mf: m.ModelFile) -> list[tuple[str, m.SensorConfig | m.ActuatorConf
 def crosscheck(
     mf: m.ModelFile,
     diags: Diagnostics,
+    drivers: DriverCatalog | None = None,
     *,
     partial: frozenset[tuple[str, m.SourcePos]] = frozenset(),
 ) -> None:
     """Report every conflict inside ``mf`` into ``diags``.
 
     ``partial`` says which parts lost broken entries in the schema pass (see
-    :attr:`~.schema.Context.partial`); checks a missing entry could make wrong ("nothing feeds
-    this attribute", "an interlock of one", "bus not declared") skip those parts rather than
-    report falsely.
+    :attr:`~.schema.Context.partial`); checks a missing entry could make wrong ("an interlock
+    of one", "bus not declared") skip those parts rather than report falsely.
     """
+    catalog = drivers if drivers is not None else DriverCatalog()
     all_devices = ("devices", mf.pos) not in partial
     _unique_names(mf, diags)
-    _pins(mf, diags)
-    _i2c(mf, diags, complete=all_devices)
-    _attribute_bindings(mf, diags, partial=partial)
+    _pins(mf, diags, catalog)
+    _i2c(mf, diags, catalog, complete=all_devices)
+    _attribute_bindings(mf, diags)
     if all_devices and not any(("actuators", d.pos) in partial for d in mf.devices):
         _interlocks(mf, diags)
     _timings(mf, diags)
 
 
 def _unique_names(mf: m.ModelFile, diags: Diagnostics) -> None:
+    """Device ids, hardware ids, sensor/actuator names (one namespace: health reports them)
+    and alert names per device are unique."""
     seen: dict[tuple[str, str], _Use] = {}
-    checks: list[tuple[str, str, m.SourcePos]] = [("device", d.id, d.pos) for d in mf.devices]
-    checks += [("hardware_id", d.hardware_id or d.id, d.pos) for d in mf.devices]
-    checks += [("sensor or actuator", e.name, e.pos) for _, e in _entries(mf)]
-    checks += [("alert", f"{a.device}/{a.name}", a.pos) for a in mf.alerts]
-    for kind, name, pos in checks:
-        key = (kind, name)
+    checks: list[tuple[str, str, str, m.SourcePos]] = []
+    for d in mf.devices:
+        checks.append(("device", d.id, f"device {d.id!r}", d.where("id")))
+        hardware_id = d.hardware_id or d.id
+        checks.append(("hardware_id", hardware_id, f"device {d.id!r}", d.where("hardware_id")))
+    checks += [("entry", e.name, label, e.where("name")) for label, e in _entries(mf)]
+    checks += [
+        ("alert", f"{a.device}/{a.name}", f"alert {a.name!r}", a.where("name")) for a in mf.alerts
+    ]
+    for namespace, name, label, pos in checks:
+        key = (namespace, name)
+        what = "hardware_id" if namespace == "hardware_id" else "name"
         if key in seen:
-            diags.error(pos, f"{kind} name {name!r} is already used by {seen[key]}")
+            diags.error(
+                pos, f"{label}: {what} {name.split('/')[-1]!r} is already used by {seen[key]}"
+            )
         else:
-            seen[key] = _Use(f"{kind} {name!r}", pos)
+            seen[key] = _Use(label, pos)
 
 
-def _pins(mf: m.ModelFile, diags: Diagnostics) -> None:
+def _pins(mf: m.ModelFile, diags: Diagnostics, catalog: DriverCatalog) -> None:
     used: dict[int, _Use] = {}
     # An I2C bus in use owns its SDA/SCL pins.
-    i2c_buses = {int(e.options.get("bus", 1)) for _, e in _entries(mf) if _family(e) == "i2c"}
+    i2c_buses = {
+        int(e.options.get("bus", 1)) for _, e in _entries(mf) if _family(catalog, e) == "i2c"
+    }
     for bus in sorted(i2c_buses):
         for gpio in pins.I2C_BUS_PINS.get(bus, ()):
             used[gpio] = _Use(f"I2C bus {bus}", mf.pos)
@@ -88,19 +101,19 @@ def _pins(mf: m.ModelFile, diags: Diagnostics) -> None:
                 continue  # reported by the schema pass
             if gpio in used:
                 diags.error(
-                    entry.pos,
+                    entry.where(key),
                     f"{label}: pin {value!r} (GPIO{gpio}) is already used by {used[gpio]}",
                 )
             else:
-                used[gpio] = _Use(label, entry.pos)
+                used[gpio] = _Use(label, entry.where(key))
 
 
-def _family(entry: m.SensorConfig | m.ActuatorConfig) -> str | None:
-    info = driver_info(entry.driver)
+def _family(catalog: DriverCatalog, entry: m.SensorConfig | m.ActuatorConfig) -> str | None:
+    info = catalog.info(entry.driver)
     return info.family if info else None
 
 
-def _i2c(mf: m.ModelFile, diags: Diagnostics, *, complete: bool) -> None:
+def _i2c(mf: m.ModelFile, diags: Diagnostics, catalog: DriverCatalog, *, complete: bool) -> None:
     declared: dict[int, m.BusConfig] = {}
     for declaration in mf.buses:
         if declaration.number in declared:
@@ -109,7 +122,7 @@ def _i2c(mf: m.ModelFile, diags: Diagnostics, *, complete: bool) -> None:
     owners: dict[tuple[int, int], tuple[str, str, m.SourcePos]] = {}
     channels: dict[tuple[int, int, int], _Use] = {}
     for label, entry in _entries(mf):
-        if _family(entry) != "i2c" or "address" not in entry.options:
+        if _family(catalog, entry) != "i2c" or "address" not in entry.options:
             continue
         bus = int(entry.options.get("bus", 1))
         address = int(entry.options["address"])
@@ -118,7 +131,7 @@ def _i2c(mf: m.ModelFile, diags: Diagnostics, *, complete: bool) -> None:
                 continue
             known = ", ".join(str(b) for b in sorted(declared)) or "none"
             diags.error(
-                entry.pos,
+                entry.where("bus"),
                 f"{label}: I2C bus {bus} is not declared under buses.i2c (declared: {known})",
             )
             continue
@@ -126,59 +139,48 @@ def _i2c(mf: m.ModelFile, diags: Diagnostics, *, complete: bool) -> None:
         owner = owners.get((bus, address))
         channel = entry.options.get("channel")
         if owner is None:
-            owners[(bus, address)] = (entry.driver, label, entry.pos)
+            owners[(bus, address)] = (entry.driver, label, entry.where("address"))
         elif owner[0] != entry.driver or channel is None:
             diags.error(
-                entry.pos, f"{label}: {where} is already used by {owner[1]} (line {owner[2].line})"
+                entry.where("address"),
+                f"{label}: {where} is already used by {owner[1]} (line {owner[2].line})",
             )
             continue
         if channel is not None:
             key = (bus, address, int(channel))
             if key in channels:
                 diags.error(
-                    entry.pos,
+                    entry.where("channel"),
                     f"{label}: {where} channel {channel} is already used by {channels[key]}",
                 )
             else:
-                channels[key] = _Use(label, entry.pos)
+                channels[key] = _Use(label, entry.where("channel"))
 
 
-def _attribute_bindings(
-    mf: m.ModelFile, diags: Diagnostics, *, partial: frozenset[tuple[str, m.SourcePos]]
-) -> None:
+def _attribute_bindings(mf: m.ModelFile, diags: Diagnostics) -> None:
     for device in mf.devices:
-        complete = not any((what, device.pos) in partial for what in ("sensors", "actuators"))
         bound: dict[str, _Use] = {}
         for sensor in device.sensors:
             for reading in sensor.readings:
                 label = f"sensor {sensor.name!r} reading {reading.reading!r}"
                 if reading.attribute in bound:
                     diags.error(
-                        reading.pos,
+                        reading.where("attribute"),
                         f"{label}: attribute {reading.attribute!r} of device {device.id!r} is "
                         f"already fed by {bound[reading.attribute]}",
                     )
                 else:
-                    bound[reading.attribute] = _Use(label, reading.pos)
+                    bound[reading.attribute] = _Use(label, reading.where("attribute"))
         for actuator in device.actuators:
             label = f"actuator {actuator.name!r}"
             if actuator.attribute in bound:
                 diags.error(
-                    actuator.pos,
+                    actuator.where("attribute"),
                     f"{label}: attribute {actuator.attribute!r} of device {device.id!r} is "
                     f"already bound to {bound[actuator.attribute]}",
                 )
             else:
-                bound[actuator.attribute] = _Use(label, actuator.pos)
-        for alert in device.alerts:
-            attr = alert.condition.attribute
-            if complete and attr and attr not in bound:
-                hint = did_you_mean(attr, list(bound))
-                diags.error(
-                    alert.condition.pos,
-                    f"alert {alert.name!r}: nothing on device {device.id!r} feeds attribute "
-                    f"{attr!r}{hint}, so the alert could never fire",
-                )
+                bound[actuator.attribute] = _Use(label, actuator.where("attribute"))
 
 
 def _interlocks(mf: m.ModelFile, diags: Diagnostics) -> None:
@@ -191,7 +193,7 @@ def _interlocks(mf: m.ModelFile, diags: Diagnostics) -> None:
             others = [g for g in groups if g != name]
             hint = did_you_mean(name, others)
             diags.error(
-                members[0].pos,
+                members[0].where("interlock"),
                 f"actuator {members[0].name!r}: interlock group {name!r} has no other "
                 f"member{hint}; an interlock needs at least two actuators",
             )

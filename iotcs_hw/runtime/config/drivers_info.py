@@ -227,9 +227,26 @@ PROFILES: dict[str, DriverInfo] = {
 }
 
 
-def known_driver_names() -> list[str]:
-    """Registry names plus profiled ones (sorted), for did-you-mean hints."""
-    return sorted(set(registry.known_drivers()) | set(PROFILES))
+class DriverCatalog:
+    """A snapshot of what is known about drivers, for one validation run.
+
+    Listing plug-in entry points costs milliseconds; a run asks about the same few drivers many
+    times, so names and answers are looked up once here.
+    """
+
+    def __init__(self) -> None:
+        self._registered = frozenset(registry.known_drivers())
+        self._cache: dict[str, DriverInfo | None] = {}
+
+    def names(self) -> list[str]:
+        """Registry names plus profiled ones (sorted), for did-you-mean hints."""
+        return sorted(self._registered | set(PROFILES))
+
+    def info(self, name: str) -> DriverInfo | None:
+        """What is known about driver ``name``; None when it is neither registered nor profiled."""
+        if name not in self._cache:
+            self._cache[name] = _driver_info(name, registered=name in self._registered)
+        return self._cache[name]
 
 
 def _kind_of(py_type: type) -> ValueKind:
@@ -263,10 +280,9 @@ def _options_from_signature(cls: type, profile: DriverInfo | None) -> dict[str, 
     return options
 
 
-def driver_info(name: str) -> DriverInfo | None:
-    """What is known about driver ``name``; None when it is neither registered nor profiled."""
+def _driver_info(name: str, *, registered: bool) -> DriverInfo | None:
     profile = PROFILES.get(name)
-    if name not in registry.known_drivers():
+    if not registered:
         return profile
     try:
         cls = registry.driver_class(name)

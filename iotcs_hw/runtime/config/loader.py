@@ -11,6 +11,7 @@ Any problem raises one :class:`~.diagnostics.ModelFileError` listing them all, s
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -21,9 +22,11 @@ from iotcs_hw.runtime.config import model as m
 from iotcs_hw.runtime.config.crosscheck import crosscheck
 from iotcs_hw.runtime.config.device_models import ModelResolver
 from iotcs_hw.runtime.config.diagnostics import Diagnostic, ModelFileError
+from iotcs_hw.runtime.config.drivers_info import DriverCatalog
 from iotcs_hw.runtime.config.model_check import check_against_models
 from iotcs_hw.runtime.config.schema import NODE, Context, items_of, mapping, ok
 from iotcs_hw.runtime.config.sections import (
+    ModelContext,
     parse_buses,
     parse_device,
     parse_health,
@@ -50,10 +53,14 @@ FILE_RENAMES = {
 }
 
 
+#: libyaml's parser when PyYAML was built with it (five times faster); marks are the same.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def compose(text: str, ctx: Context) -> Node | None:
     """The YAML node tree of ``text``; syntax errors become diagnostics."""
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -64,14 +71,21 @@ def compose(text: str, ctx: Context) -> Node | None:
     return None
 
 
-def parse_text(text: str, file: str, *, models: ModelResolver | None = None) -> m.ModelFile:
+def parse_text(
+    text: str,
+    file: str,
+    *,
+    models: ModelResolver | None = None,
+    drivers: DriverCatalog | None = None,
+) -> m.ModelFile:
     """Parse and validate model-file ``text`` (named ``file`` in diagnostics).
 
     With ``models`` the file is also checked against its device models (:mod:`.model_check`);
-    without, only the schema and the file's own consistency are checked.
+    without, only the schema and the file's own consistency are checked.  ``drivers`` reuses a
+    driver catalog across many files (listing plug-ins costs milliseconds).
     Raises :class:`ModelFileError` listing every problem.
     """
-    ctx = Context(file)
+    ctx = ModelContext(file, drivers)
     root = compose(text, ctx)
     if root is None:
         if not ctx.diagnostics:
@@ -80,16 +94,17 @@ def parse_text(text: str, file: str, *, models: ModelResolver | None = None) -> 
         raise AssertionError("unreachable")  # pragma: no cover
     result = _parse_root(root, ctx)
     if result is not None:
-        crosscheck(result, ctx.diagnostics, partial=frozenset(ctx.partial))
+        crosscheck(result, ctx.diagnostics, ctx.drivers, partial=frozenset(ctx.partial))
         if models is not None:
-            readings = frozenset(pos for what, pos in ctx.partial if what == "reading")
-            check_against_models(result, models, ctx.diagnostics, partial=readings)
+            check_against_models(
+                result, models, ctx.diagnostics, ctx.drivers, partial=frozenset(ctx.partial)
+            )
     ctx.diagnostics.raise_if_any()
     assert result is not None, "a file that failed to build always has diagnostics"
     return result
 
 
-def _parse_root(root: Node, ctx: Context) -> m.ModelFile | None:
+def _parse_root(root: Node, ctx: ModelContext) -> m.ModelFile | None:
     """Build the file from whatever parts are valid; problems are in ``ctx`` meanwhile.
 
     A broken section is replaced by its default (or a placeholder) so the cross-checks and the
@@ -137,13 +152,16 @@ def _parse_root(root: Node, ctx: Context) -> m.ModelFile | None:
 
 
 def load_model_file(
-    path: str | os.PathLike[str], *, models: ModelResolver | None = None
+    path: str | os.PathLike[str],
+    *,
+    models: ModelResolver | None = None,
+    drivers: DriverCatalog | None = None,
 ) -> m.ModelFile:
     """Read, parse and validate the model file at ``path``.
 
-    Relative ``store`` paths stay as written (the runtime resolves them against the file's
-    directory).  Raises :class:`ModelFileError` (every problem, ``FILE:LINE:COLUMN: message``),
-    including for a file that cannot be read or is not UTF-8.
+    Relative ``store`` paths (and ``~``) are resolved against the model file's directory.
+    Raises :class:`ModelFileError` (every problem, ``FILE:LINE:COLUMN: message``), including
+    for a file that cannot be read or is not UTF-8.
     """
     file = os.fspath(path)
     try:
@@ -153,4 +171,24 @@ def load_model_file(
         raise ModelFileError(
             [Diagnostic(file, 1, 1, f"cannot read the model file: {reason}")]
         ) from exc
-    return parse_text(text, file, models=models)
+    model_file = parse_text(text, file, models=models, drivers=drivers)
+    return _resolve_store_paths(model_file, Path(file).resolve().parent)
+
+
+def _resolve_store_paths(model_file: m.ModelFile, base: Path) -> m.ModelFile:
+    """Store paths written relative to the model file, made absolute against its directory."""
+
+    def resolve(path: str | None) -> str | None:
+        if path is None:
+            return None
+        expanded = Path(path).expanduser()
+        return str(expanded if expanded.is_absolute() else base / expanded)
+
+    store = model_file.store
+    resolved = dataclasses.replace(
+        store,
+        path=resolve(store.path) or store.path,
+        password_file=resolve(store.password_file),
+        state_dir=resolve(store.state_dir),
+    )
+    return dataclasses.replace(model_file, store=resolved)

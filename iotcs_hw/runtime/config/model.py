@@ -52,6 +52,17 @@ class SourcePos:
 NOWHERE = SourcePos("<defaults>", 0, 0)
 
 
+class _Located:
+    """Mixin: :meth:`where` finds the position of one key's value (else the entry's start)."""
+
+    pos: SourcePos
+    positions: Mapping[str, SourcePos]
+
+    def where(self, key: str) -> SourcePos:
+        """Position of ``key``'s value in the file, or of the entry when it was defaulted."""
+        return self.positions.get(key, self.pos)
+
+
 # --------------------------------------------------------------------------------------------
 # Filters (ESPHome vocabulary and semantics; see iotcs_hw.runtime.filters for behaviour)
 
@@ -327,7 +338,7 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
-class ReadingBinding:
+class ReadingBinding(_Located):
     """One reading of a sensor feeding one attribute of its device, through ``filters``."""
 
     reading: str
@@ -335,10 +346,12 @@ class ReadingBinding:
     filters: tuple[FilterSpec, ...] = ()
     report: ReportStrategy = field(default_factory=ReportStrategy)
     pos: SourcePos = NOWHERE
+    #: Key -> position of its value, for messages that point at one key.
+    positions: Mapping[str, SourcePos] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
-class SensorConfig:
+class SensorConfig(_Located):
     """A sensor: a driver instance sampled every ``interval_s``.
 
     ``options`` are the driver's keyword arguments after validation (``bus``, ``address``,
@@ -354,6 +367,8 @@ class SensorConfig:
     options: Mapping[str, ScalarValue] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     pos: SourcePos = NOWHERE
+    #: Key -> position of its value, for messages that point at one key.
+    positions: Mapping[str, SourcePos] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -366,7 +381,7 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class ActuatorConfig:
+class ActuatorConfig(_Located):
     """An actuator driven by a writable attribute.
 
     * ``safe_state``: applied at start, at shutdown and after ``offline_safe_after_s`` without
@@ -388,6 +403,8 @@ class ActuatorConfig:
     interlock: str | None = None
     offline_safe_after_s: float | None = None
     pos: SourcePos = NOWHERE
+    #: Key -> position of its value, for messages that point at one key.
+    positions: Mapping[str, SourcePos] = field(default_factory=dict, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,7 +412,7 @@ class ActuatorConfig:
 
 
 @dataclass(frozen=True)
-class AlertCondition:
+class AlertCondition(_Located):
     """When an alert fires, on the filtered value of ``attribute`` of the alert's device.
 
     ``above``: value > threshold raises; it re-arms once value <= threshold - hysteresis.
@@ -410,6 +427,8 @@ class AlertCondition:
     hysteresis: float = 0.0
     for_s: float = 0.0
     pos: SourcePos = NOWHERE
+    #: Key -> position of its value, for messages that point at one key.
+    positions: Mapping[str, SourcePos] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -423,7 +442,7 @@ class AlertField:
 
 
 @dataclass(frozen=True)
-class AlertConfig:
+class AlertConfig(_Located):
     """An ALERT format raised by a threshold rule with hysteresis.
 
     ``repeat_s`` re-raises while the condition stays true (``None``: once per crossing).
@@ -438,6 +457,8 @@ class AlertConfig:
     description: str | None = None
     repeat_s: float | None = None
     pos: SourcePos = NOWHERE
+    #: Key -> position of its value, for messages that point at one key.
+    positions: Mapping[str, SourcePos] = field(default_factory=dict, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -445,7 +466,7 @@ class AlertConfig:
 
 
 @dataclass(frozen=True)
-class DeviceConfig:
+class DeviceConfig(_Located):
     """One IoTCS device this Pi implements.
 
     ``models`` are the device-model URNs; attributes bound below must exist in one of them.
@@ -461,6 +482,8 @@ class DeviceConfig:
     hardware_id: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     pos: SourcePos = NOWHERE
+    #: Key -> position of its value, for messages that point at one key.
+    positions: Mapping[str, SourcePos] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from iotcs_hw.client.device_model import (
 from iotcs_hw.runtime.config import model as m
 from iotcs_hw.runtime.config.device_models import ModelResolver
 from iotcs_hw.runtime.config.diagnostics import Diagnostics
-from iotcs_hw.runtime.config.drivers_info import driver_info
+from iotcs_hw.runtime.config.drivers_info import DriverCatalog
 from iotcs_hw.runtime.config.filter_schema import filter_name
 from iotcs_hw.runtime.config.schema import did_you_mean
 from iotcs_hw.runtime.filters import fit_line, interpolate
@@ -39,7 +39,7 @@ def _models_of(
             problems = models.problems()
             note = f"; could not read: {'; '.join(problems)}" if problems else ""
             diags.error(
-                device.pos,
+                device.where("model"),
                 f"device {device.id!r}: device model {urn!r} is not among "
                 f"{models.describe()}{note}",
             )
@@ -65,19 +65,22 @@ def check_against_models(
     mf: m.ModelFile,
     models: ModelResolver,
     diags: Diagnostics,
+    drivers: DriverCatalog | None = None,
     *,
-    partial: frozenset[m.SourcePos] = frozenset(),
+    partial: frozenset[tuple[str, m.SourcePos]] = frozenset(),
 ) -> None:
     """Report every mismatch between ``mf`` and its device models into ``diags``.
 
-    ``partial`` holds the positions of readings whose filter chain lost a broken filter in the
-    schema pass; checks that need the whole chain skip them rather than report falsely.
+    ``partial`` says what lost broken parts in the schema pass (see
+    :attr:`~.schema.Context.partial`): a reading's filter chain, a device's sensors or
+    actuators.  Checks those gaps could make wrong are skipped there rather than reported.
     """
+    catalog = drivers if drivers is not None else DriverCatalog()
     for device in mf.devices:
         device_models = _models_of(device, models, diags)
         if device_models is None:
             continue
-        context = _DeviceCheck(device, device_models, diags, partial=partial)
+        context = _DeviceCheck(device, device_models, diags, catalog, partial=partial)
         for sensor in device.sensors:
             for reading in sensor.readings:
                 context.reading(sensor, reading)
@@ -95,13 +98,24 @@ class _DeviceCheck:
         device: m.DeviceConfig,
         models: list[DeviceModel],
         diags: Diagnostics,
+        drivers: DriverCatalog,
         *,
-        partial: frozenset[m.SourcePos],
+        partial: frozenset[tuple[str, m.SourcePos]],
     ) -> None:
+        self.drivers = drivers
         self.device = device
         self.models = models
         self.diags = diags
         self.partial = partial
+
+    def _fed(self, attr: DeviceModelAttribute) -> bool:
+        """True when a sensor or actuator of the device binds ``attr`` (or a gap hides it)."""
+        if any((what, self.device.pos) in self.partial for what in ("sensors", "actuators")):
+            return True
+        names = {attr.name, attr.alias}
+        bound = {r.attribute for s in self.device.sensors for r in s.readings}
+        bound |= {a.attribute for a in self.device.actuators}
+        return bool(names & bound)
 
     def lookup(self, name: str, pos: m.SourcePos, label: str) -> DeviceModelAttribute | None:
         attr, names = _attribute(self.models, name)
@@ -117,24 +131,27 @@ class _DeviceCheck:
     # ---------------------------------------------------------------------------------------
     def reading(self, sensor: m.SensorConfig, reading: m.ReadingBinding) -> None:
         label = f"sensor {sensor.name!r} reading {reading.reading!r}"
-        attr = self.lookup(reading.attribute, reading.pos, label)
+        attr = self.lookup(reading.attribute, reading.where("attribute"), label)
         if attr is None:
             return
-        info = driver_info(sensor.driver)
+        info = self.drivers.info(sensor.driver)
         kind = info.readings.get(reading.reading) if info else None
         where = f"{label} -> {attr.name} ({attr.type.value})"
         if attr.type in (DataType.STRING, DataType.DATETIME, DataType.URI):
             self.diags.error(
-                reading.pos, f"{where}: a sensor reading cannot feed a {attr.type.value}"
+                reading.where("attribute"),
+                f"{where}: a sensor reading cannot feed a {attr.type.value}",
             )
             return
         if kind == "boolean" and attr.type is not DataType.BOOLEAN:
-            self.diags.error(reading.pos, f"{where}: the reading is a boolean")
+            self.diags.error(reading.where("attribute"), f"{where}: the reading is a boolean")
             return
         if kind in ("number", "integer") and attr.type is DataType.BOOLEAN:
-            self.diags.error(reading.pos, f"{where}: the reading is a {kind}, not a boolean")
+            self.diags.error(
+                reading.where("attribute"), f"{where}: the reading is a {kind}, not a boolean"
+            )
             return
-        whole_chain = reading.pos not in self.partial
+        whole_chain = ("reading", reading.pos) not in self.partial
         if (
             whole_chain
             and kind == "number"
@@ -142,7 +159,7 @@ class _DeviceCheck:
             and not _rounds_to_int(reading)
         ):
             self.diags.error(
-                reading.pos,
+                reading.where("attribute"),
                 f"{where}: the reading is fractional; end the filters with '- round: 0' "
                 "to send whole numbers",
             )
@@ -165,7 +182,7 @@ class _DeviceCheck:
         out = propagate(sensor_range, reading.filters)
         if out is not None and (out[1] < low or out[0] > high):
             self.diags.error(
-                reading.pos,
+                reading.where("attribute"),
                 f"{label}: the {sensor.driver} measures {_iv(sensor_range)}, which after the "
                 f"filters is {_iv(out)}; no value can fit the range {attr.range} of attribute "
                 f"{attr.name!r} (wrong unit or calibration?)",
@@ -174,25 +191,32 @@ class _DeviceCheck:
     # ---------------------------------------------------------------------------------------
     def actuator(self, actuator: m.ActuatorConfig) -> None:
         label = f"actuator {actuator.name!r}"
-        attr = self.lookup(actuator.attribute, actuator.pos, label)
+        attr = self.lookup(actuator.attribute, actuator.where("attribute"), label)
         if attr is None:
             return
         where = f"{label} -> {attr.name} ({attr.type.value})"
         if not attr.writable:
             self.diags.error(
-                actuator.pos, f"{where}: the attribute is read-only; actuators need writable ones"
+                actuator.where("attribute"),
+                f"{where}: the attribute is read-only; actuators need writable ones",
             )
             return
-        info = driver_info(actuator.driver)
+        info = self.drivers.info(actuator.driver)
         kind = info.value_kind if info else None
         if kind == "boolean" and attr.type is not DataType.BOOLEAN:
-            self.diags.error(actuator.pos, f"{where}: a {actuator.driver} is switched on/off")
+            self.diags.error(
+                actuator.where("attribute"), f"{where}: a {actuator.driver} is switched on/off"
+            )
             return
         if kind == "number" and not attr.type.is_numeric:
-            self.diags.error(actuator.pos, f"{where}: a {actuator.driver} takes a number")
+            self.diags.error(
+                actuator.where("attribute"), f"{where}: a {actuator.driver} takes a number"
+            )
             return
         if attr.type in (DataType.STRING, DataType.DATETIME, DataType.URI):
-            self.diags.error(actuator.pos, f"{where}: actuators take numbers or booleans")
+            self.diags.error(
+                actuator.where("attribute"), f"{where}: actuators take numbers or booleans"
+            )
             return
         if actuator.limits is not None and attr.range is not None:
             for bound, value in (
@@ -224,25 +248,34 @@ class _DeviceCheck:
             ):
                 problem = "is outside the actuator's limits"
         if problem is not None:
-            self.diags.error(actuator.pos, f"{label}: safe_state {value!r} {problem}")
+            self.diags.error(
+                actuator.where("safe_state"), f"{label}: safe_state {value!r} {problem}"
+            )
 
     # ---------------------------------------------------------------------------------------
     def alert(self, alert: m.AlertConfig) -> None:
         label = f"alert {alert.name!r}"
         fmt = self._format(alert, label)
         cond = alert.condition
-        attr = (
-            self.lookup(cond.attribute, cond.pos, f"{label} condition") if cond.attribute else None
-        )
+        where = cond.where("attribute")
+        attr = self.lookup(cond.attribute, where, f"{label} condition") if cond.attribute else None
+        if attr is not None and not self._fed(attr):
+            self.diags.error(
+                where,
+                f"{label}: nothing on device {self.device.id!r} feeds attribute "
+                f"{cond.attribute!r}, so the alert could never fire",
+            )
         if attr is not None:
             if cond.op in ("above", "below") and not attr.type.is_numeric:
                 self.diags.error(
-                    cond.pos,
+                    cond.where(cond.op),
                     f"{label}: {cond.op} needs a NUMBER or INTEGER attribute; "
                     f"{attr.name!r} is {attr.type.value} (use equals)",
                 )
             elif cond.op == "equals" and (problem := _type_problem(cond.threshold, attr.type)):
-                self.diags.error(cond.pos, f"{label}: equals {cond.threshold!r} {problem}")
+                self.diags.error(
+                    cond.where(cond.op), f"{label}: equals {cond.threshold!r} {problem}"
+                )
             elif (
                 cond.op != "equals"
                 and attr.range is not None
@@ -250,8 +283,8 @@ class _DeviceCheck:
                 and _never(cond.op, float(cond.threshold), attr.range.low, attr.range.high)
             ):
                 self.diags.error(
-                    cond.pos,
-                    f"{label}: {cond.op} {cond.threshold!r} can never happen within the range "
+                    cond.where(cond.op),
+                    f"{label}: {cond.op} {cond.threshold:g} can never happen within the range "
                     f"{attr.range} of attribute {attr.name!r}",
                 )
         if fmt is not None:
@@ -264,13 +297,14 @@ class _DeviceCheck:
             if fmt is not None:
                 if fmt.type is not FormatType.ALERT:
                     self.diags.error(
-                        alert.pos, f"{label}: format {alert.format!r} is a {fmt.type.value} format"
+                        alert.where("format"),
+                        f"{label}: format {alert.format!r} is a {fmt.type.value} format",
                     )
                     return None
                 return fmt
             known.extend(model.getDeviceModelFormats())
         self.diags.error(
-            alert.pos,
+            alert.where("format"),
             f"{label}: the device model has no format {alert.format!r}"
             f"{did_you_mean(alert.format, known)}",
         )
@@ -302,7 +336,7 @@ class _DeviceCheck:
         missing = [f.name for f in fmt.fields if not f.optional and f.name not in bound]
         if missing:
             self.diags.error(
-                alert.pos,
+                alert.where("fields"),
                 f"{label}: format {fmt.urn!r} needs field(s) {', '.join(missing)}; "
                 "bind each to an attribute or a value under 'fields'",
             )

@@ -378,17 +378,30 @@ def mapping_pairs(node: Node, ctx: Context, path: str) -> list[tuple[str, Node, 
     """``(key, key_node, value_node)`` of a mapping node, reporting bad and duplicate keys."""
     if not isinstance(node, MappingNode):
         return ctx.error(node, path, f"expected a mapping (key: value), got {describe(ctx, node)}")
+    explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
     try:
         ctx._constructor.flatten_mapping(node)
     except yaml.YAMLError as exc:
         return ctx.error(node, path, f"bad merge key: {exc}")
+    # flatten_mapping puts merged pairs first; keys written explicitly override them.
+    merged_count = len(node.value) - explicit
+    overridden = {k.value for k, _ in node.value[merged_count:] if isinstance(k, ScalarNode)}
     pairs: list[tuple[str, Node, Node]] = []
     first_seen: dict[str, Node] = {}
-    for key_node, value_node in node.value:
+    for index, (key_node, value_node) in enumerate(node.value):
+        if index < merged_count and getattr(key_node, "value", None) in overridden:
+            continue
         key = ctx.scalar(key_node, path) if isinstance(key_node, ScalarNode) else INVALID
         if not isinstance(key, str):
             if key is not INVALID or not isinstance(key_node, ScalarNode):
-                ctx.error(key_node, path, f"keys must be names, got {describe(ctx, key_node)}")
+                hint = (
+                    f"; YAML reads {key_node.value} as a boolean, quote it: '{key_node.value}'"
+                    if isinstance(key, bool)
+                    else ""
+                )
+                ctx.error(
+                    key_node, path, f"keys must be names, got {describe(ctx, key_node)}{hint}"
+                )
             continue
         if key in first_seen:
             line = first_seen[key].start_mark.line + 1
@@ -447,6 +460,12 @@ class Parsed:
     def complete(self) -> bool:
         """True when no key failed validation."""
         return all(ok(v) for v in self.values.values())
+
+    def positions(self, ctx: Context) -> dict[str, SourcePos]:
+        """Key -> position of its value, for every key given (driver options included)."""
+        out = {key: ctx.pos(node) for key, node in self.nodes.items()}
+        out.update((key, ctx.pos(value)) for key, (_k, value) in self.extra.items())
+        return out
 
     def key_pos(self, ctx: Context, key: str) -> SourcePos:
         """Position of ``key``'s value, or of the mapping when the key was defaulted."""

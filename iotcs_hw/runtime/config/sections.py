@@ -14,7 +14,7 @@ from typing import Any
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from iotcs_hw.runtime.config import model as m
-from iotcs_hw.runtime.config.drivers_info import DriverInfo, driver_info, known_driver_names
+from iotcs_hw.runtime.config.drivers_info import DriverCatalog, DriverInfo
 from iotcs_hw.runtime.config.filter_schema import FILTERS, filter_name, parse_filter
 from iotcs_hw.runtime.config.schema import (
     IDENTIFIER,
@@ -23,6 +23,7 @@ from iotcs_hw.runtime.config.schema import (
     Key,
     Parsed,
     boolean,
+    describe,
     did_you_mean,
     duration,
     frequency,
@@ -39,6 +40,15 @@ from iotcs_hw.runtime.config.schema import (
     scalar_value,
     string,
 )
+
+
+class ModelContext(Context):
+    """The validation context of a model file: diagnostics plus the driver catalog."""
+
+    def __init__(self, file: str, drivers: DriverCatalog | None = None) -> None:
+        super().__init__(file)
+        self.drivers = drivers if drivers is not None else DriverCatalog()
+
 
 urn = string(pattern=r"urn:[A-Za-z0-9][A-Za-z0-9:._\-]*", what="a URN (urn:...)")
 attribute_name = string(pattern=IDENTIFIER, what="an attribute name")
@@ -153,14 +163,14 @@ def parse_options(parsed: Parsed, info: DriverInfo, ctx: Context, path: str) -> 
     return {k: v for k, v in options.items() if ok(v)}
 
 
-def _driver(parsed: Parsed, ctx: Context, path: str, role: str) -> DriverInfo | None:
+def _driver(parsed: Parsed, ctx: ModelContext, path: str, role: str) -> DriverInfo | None:
     name = parsed["driver"]
     if not ok(name):
         return None
-    info = driver_info(name)
+    info = ctx.drivers.info(name)
     pos = parsed.key_pos(ctx, "driver")
     if info is None:
-        hint = did_you_mean(name, known_driver_names())
+        hint = did_you_mean(name, ctx.drivers.names())
         ctx.error(pos, join(path, "driver"), f"unknown driver {name!r}{hint}")
         return None
     if info.role != role:
@@ -221,7 +231,9 @@ def parse_reading(
         report = parse_report(parsed["report"], ctx, join(path, "report")) or report
     if not ok(parsed["attribute"]):
         return None
-    return m.ReadingBinding(reading, parsed["attribute"], tuple(filters), report, pos)
+    return m.ReadingBinding(
+        reading, parsed["attribute"], tuple(filters), report, pos, parsed.positions(ctx)
+    )
 
 
 def parse_retry(node: Node, ctx: Context, path: str) -> m.RetryPolicy | None:
@@ -250,7 +262,7 @@ SENSOR_SCHEMA = {
 }
 
 
-def parse_sensor(node: Node, ctx: Context, path: str, device: str) -> m.SensorConfig | None:
+def parse_sensor(node: Node, ctx: ModelContext, path: str, device: str) -> m.SensorConfig | None:
     """One ``sensors:`` item."""
     parsed = mapping(SENSOR_SCHEMA, allow_extra=True, renamed=ESPHOME_RENAMES)(node, ctx, path)
     if not ok(parsed):
@@ -307,6 +319,7 @@ def parse_sensor(node: Node, ctx: Context, path: str, device: str) -> m.SensorCo
         options=options,
         retry=retry,
         pos=parsed.pos,
+        positions=parsed.positions(ctx),
     )
 
 
@@ -342,7 +355,9 @@ def parse_limits(node: Node, ctx: Context, path: str) -> m.Limits | None:
     return m.Limits(low, high, ctx.pos(node))
 
 
-def parse_actuator(node: Node, ctx: Context, path: str, device: str) -> m.ActuatorConfig | None:
+def parse_actuator(
+    node: Node, ctx: ModelContext, path: str, device: str
+) -> m.ActuatorConfig | None:
     """One ``actuators:`` item."""
     parsed = mapping(ACTUATOR_SCHEMA, allow_extra=True, renamed=ESPHOME_RENAMES)(node, ctx, path)
     if not ok(parsed):
@@ -387,6 +402,7 @@ def parse_actuator(node: Node, ctx: Context, path: str, device: str) -> m.Actuat
         interlock=parsed.get("interlock"),
         offline_safe_after_s=parsed.get("offline_safe_after"),
         pos=parsed.pos,
+        positions=parsed.positions(ctx),
     )
 
 
@@ -433,6 +449,7 @@ def parse_condition(node: Node, ctx: Context, path: str) -> m.AlertCondition | N
         parsed["hysteresis"],
         parsed["for"],
         ctx.pos(node),
+        parsed.positions(ctx),
     )
 
 
@@ -440,6 +457,15 @@ def parse_alert_field(name: str, node: Node, ctx: Context, path: str) -> m.Alert
     """``field: attribute_name`` or ``field: {value: 35}`` (a constant)."""
     pos = ctx.pos(node)
     if isinstance(node, ScalarNode):
+        value = ctx.scalar(node, path)
+        if ok(value) and not isinstance(value, str):
+            ctx.error(
+                node,
+                path,
+                f"expected an attribute name, got {describe(ctx, node)}; "
+                f"write a constant as {{value: {node.value}}}",
+            )
+            return None
         attr = attribute_name(node, ctx, path)
         return m.AlertField(name, attr, None, pos) if ok(attr) else None
     parsed = mapping({"attribute": Key(attribute_name), "value": Key(scalar_value)})(
@@ -464,7 +490,7 @@ ALERT_SCHEMA = {
 }
 
 
-def parse_alert(node: Node, ctx: Context, path: str, device: str) -> m.AlertConfig | None:
+def parse_alert(node: Node, ctx: ModelContext, path: str, device: str) -> m.AlertConfig | None:
     """One ``alerts:`` item."""
     parsed = mapping(ALERT_SCHEMA)(node, ctx, path)
     if not ok(parsed):
@@ -500,6 +526,7 @@ def parse_alert(node: Node, ctx: Context, path: str, device: str) -> m.AlertConf
         description=parsed.get("description"),
         repeat_s=parsed.get("repeat"),
         pos=parsed.pos,
+        positions=parsed.positions(ctx),
     )
 
 
@@ -538,7 +565,7 @@ def _metadata(node: Node, ctx: Context, path: str) -> dict[str, str] | None:
     return result if len(result) == len(pairs) else None
 
 
-def parse_device(node: Node, ctx: Context, path: str) -> m.DeviceConfig | None:
+def parse_device(node: Node, ctx: ModelContext, path: str) -> m.DeviceConfig | None:
     """One ``devices:`` item with its sensors, actuators and alerts."""
     parsed = mapping(
         DEVICE_SCHEMA,
@@ -584,6 +611,7 @@ def parse_device(node: Node, ctx: Context, path: str) -> m.DeviceConfig | None:
         hardware_id=parsed.get("hardware_id") or None,
         metadata=metadata or {},
         pos=parsed.pos,
+        positions=parsed.positions(ctx),
     )
 
 
