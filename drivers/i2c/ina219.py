@@ -8,7 +8,8 @@ Cal = trunc(0.04096 / (Current_LSB * R_shunt)); the driver then uses the Current
 truncated Cal really gives, so current and power are exact to the register's LSB.
 
 Each :meth:`INA219.read` returns ``voltage`` (bus, V), ``shunt_voltage`` (V), ``current`` (A) and
-``power`` (W).  The math-overflow flag raises :class:`HardwareError` (current beyond the range).
+``power`` (W).  The math-overflow flag and a shunt voltage at full scale raise
+:class:`HardwareError` (the current is beyond the range and the reading would be clipped).
 
 Options: ``bus``, ``address`` (0x40..0x4F), ``shunt_ohms`` (default 0.1), ``max_current`` in A
 (default 3.2), ``bus_voltage_range`` (32 default, or 16 V).
@@ -196,6 +197,14 @@ class INA219(I2CDevice, Sensor):
         if BUS_VOLTAGE.decode(bus)["ovf"]:
             raise HardwareError(
                 f"{self.NAME}: math overflow, current beyond max_current {self.max_current:g} A",
+                bus=self._bus.bus_id,
+                address=self._address,
+            )
+        full_scale = round(self.shunt_range / 10e-6)
+        if abs(_s16(shunt)) >= full_scale:
+            raise HardwareError(
+                f"{self.NAME}: shunt voltage at the {self.shunt_range * 1000:g} mV full scale; "
+                f"the current exceeds max_current {self.max_current:g} A and reads clipped",
                 bus=self._bus.bus_id,
                 address=self._address,
             )

@@ -328,7 +328,10 @@ class PCA9685Servo(_PCA9685):
             raise DriverConfigError(
                 f"{self.describe()}: angle {value!r} not in {self.min_angle:g}..{self.max_angle:g}"
             )
-        counts = servo_counts(self.pulse_us(angle), self.frequency)
+        # Nearest 12-bit count, kept inside the configured pulse range.
+        low = math.ceil(self.min_pulse_us * self.frequency * 4096 / 1e6 - 1e-9)
+        high = math.floor(self.max_pulse_us * self.frequency * 4096 / 1e6 + 1e-9)
+        counts = min(high, max(low, servo_counts(self.pulse_us(angle), self.frequency)))
         with self._lock:
             self._write_channel(0, counts, False, False)
             pulse = counts * 1e6 / (self.frequency * 4096)
