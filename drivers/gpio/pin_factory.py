@@ -4,8 +4,8 @@ Every GPIO driver takes ``pin_factory=`` keyword-only.  ``None`` means "the real
 board": :func:`default_pin_factory` builds gpiozero's default factory once (lgpio first, as
 gpiozero 2 does, or whatever ``GPIOZERO_PIN_FACTORY`` names) and shares it between our drivers
 *without* assigning the global ``gpiozero.Device.pin_factory``.  It never picks the mock
-factory unless ``GPIOZERO_PIN_FACTORY=mock`` says so; simulations pass a ``MockFactory``
-explicitly (``drivers.sim.pins.mock_factory``).
+factory unless ``GPIOZERO_PIN_FACTORY=mock`` says so (then it is our
+``drivers.sim.pins.SimPinFactory``); simulations pass one explicitly.
 
 Pins are named as gpiozero names them: ``17``, ``"17"``, ``"GPIO17"``, ``"BCM17"``,
 ``"BOARD11"``, ``"J8:11"`` (case-sensitive, like gpiozero).  :func:`gpio_pin_name` checks a
@@ -15,6 +15,7 @@ name against the factory's board and returns the canonical ``GPIOn`` name, or ra
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,10 +25,12 @@ from gpiozero import Device as GpiozeroDevice
 from gpiozero import exc as gz
 
 from drivers.errors import DriverConfigError, HardwareError
+from drivers.sim.pins import mock_factory
 
 #: A pin as a model file gives it: a BCM number or one of gpiozero's names.
 PinSpec = int | str
 
+_ENV = "GPIOZERO_PIN_FACTORY"
 _default_lock = threading.Lock()
 _default_factory: Any = None
 
@@ -46,6 +49,11 @@ def default_pin_factory() -> Any:
     if existing is not None:
         return existing
     with _default_lock:
+        if _default_factory is None and os.environ.get(_ENV, "").lower() == "mock":
+            # Asked for explicitly (CI): our MockFactory, which also keeps software SPI on it.
+            _default_factory = mock_factory(
+                revision=os.environ.get("GPIOZERO_MOCK_REVISION", "a02082")
+            )
         if _default_factory is None:
             try:
                 # gpiozero's own selection (env var, then lgpio -> rpigpio -> pigpio -> native),
@@ -57,6 +65,13 @@ def default_pin_factory() -> Any:
                     "lgpio installed?); run with --simulate or set GPIOZERO_PIN_FACTORY"
                 ) from exc
         return _default_factory
+
+
+def forget_default_pin_factory() -> None:
+    """Drop the cached default factory (tests; after changing ``GPIOZERO_PIN_FACTORY``)."""
+    global _default_factory  # noqa: PLW0603
+    with _default_lock:
+        _default_factory = None
 
 
 def resolve_factory(pin_factory: Any | None) -> Any:

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,6 +45,7 @@ class CpuTemperature(Sensor):
             zone_path = Path(f"/sys/class/thermal/thermal_zone{zone}/temp")
         self.zone_path = Path(zone_path)
         self._refresh: Any = None
+        self._on_close: Any = None
 
     def read(self) -> Reading:
         """Read the zone file; missing file is DeviceNotFound, garbage is HardwareError."""
@@ -66,6 +68,13 @@ class CpuTemperature(Sensor):
             ) from exc
         return {"cpu_temperature": millidegrees / 1000.0}
 
+    def close(self) -> None:
+        """Nothing to release for a real zone; a simulated one removes its directory."""
+        if self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            on_close()
+        super().close()
+
     def describe(self) -> str:
         """``cpu_temperature from /sys/class/thermal/thermal_zone0/temp``."""
         return f"{self.NAME} from {self.zone_path}"
@@ -74,9 +83,12 @@ class CpuTemperature(Sensor):
     def simulated(cls, *, physics: PhysicalSource | None = None, **options: Any) -> Self:
         """A zone file in a temporary directory, rewritten from ``cpu_temperature`` per read."""
         source = physics if physics is not None else FixedValues()
-        directory = Path(options.pop("directory", None) or tempfile.mkdtemp(prefix="sim-thermal-"))
+        given = options.pop("directory", None)
+        directory = Path(given or tempfile.mkdtemp(prefix="sim-thermal-"))
         path = directory / "temp"
         sensor = cls(zone_path=path, **options)
+        if given is None:
+            sensor._on_close = lambda: shutil.rmtree(directory, ignore_errors=True)
 
         def refresh() -> None:
             value = round(source.get("cpu_temperature") * 1000)

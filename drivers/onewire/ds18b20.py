@@ -62,6 +62,7 @@ class Ds18b20(Sensor):
         self._found: str | None = self._wanted
         self._lock = threading.Lock()
         self._before_read: Callable[[], None] | None = None
+        self._on_close: Callable[[], None] | None = None
 
     @property
     def device_id(self) -> str | None:
@@ -105,6 +106,13 @@ class Ds18b20(Sensor):
         with self._lock:
             self._found = self._wanted
 
+    def close(self) -> None:
+        """Nothing to release on a real bus; a simulated one removes its own tree."""
+        if self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            on_close()
+        super().close()
+
     def describe(self) -> str:
         """``ds18b20 28-0316a2797fff`` or ``ds18b20 (first found under ...)``."""
         if self._found is not None:
@@ -122,14 +130,21 @@ class Ds18b20(Sensor):
         ``quantity=`` says otherwise), as each real read runs a conversion.  Pass ``bus=`` to
         share a :class:`~drivers.sim.onewire.SimulatedW1Bus` and inject its faults.
         """
-        bus = options.pop("bus", None) or SimulatedW1Bus(physics=physics)
+        shared = options.pop("bus", None)
+        bus = shared or SimulatedW1Bus(physics=physics)
         quantity = options.pop("quantity", "temperature")
         device = options.pop("device", None)
-        sim = (
-            bus.sensor(device)
-            if device in bus.sensors
-            else bus.add_sensor(device, quantity=quantity)
-        )
-        sensor = cls(sim.device_id, base_path=bus.base_path, **options)
+        try:
+            if device in bus.sensors:
+                sim = bus.sensor(device)
+            else:
+                sim = bus.add_sensor(device, quantity=quantity)
+            sensor = cls(sim.device_id, base_path=bus.base_path, **options)
+        except BaseException:
+            if shared is None:
+                bus.close()
+            raise
         sensor._before_read = sim.convert
+        if shared is None:
+            sensor._on_close = bus.close
         return sensor

@@ -83,6 +83,15 @@ VENT = (
     Effect("humidity", exchange=10 / SECONDS_PER_HOUR),
 )
 
+#: The effects above by name, for model files (``simulate: {effect: fan}``).
+PRESETS: Mapping[str, tuple[Effect, ...]] = {
+    "fan": FAN,
+    "heater": HEATER,
+    "pump": PUMP,
+    "grow_light": GROW_LIGHT,
+    "vent": VENT,
+}
+
 
 @dataclass(frozen=True)
 class Weather:

@@ -21,13 +21,82 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import gpiozero
+from gpiozero.mixins import SharedMixin
+from gpiozero.pins import SPI
 from gpiozero.pins.mock import MockChargingPin, MockFactory, MockPin, MockTriggerPin
+from gpiozero.pins.spi import SPISoftware, SPISoftwareBus
 
 from drivers.errors import DriverConfigError
 from drivers.sim.physics import PhysicalSource
 
 #: Speed of sound in dry air at 20 degC (m/s), as gpiozero's DistanceSensor assumes.
 SPEED_OF_SOUND = 343.26
+
+
+class _InjectedSPISoftwareBus(SPISoftwareBus):  # type: ignore[misc]
+    """gpiozero's bit-banged SPI bus, built on the factory it is given.
+
+    gpiozero 2.0.1's ``SPISoftwareBus.__init__`` calls ``Device.__init__()`` without its
+    ``pin_factory``, which resolves and *installs* the global default factory (and raises
+    ``BadPinFactory`` off a Pi) even though every pin it opens uses the injected one.  Its
+    shared-instance key also omits the factory, so two mock factories would share one bus.
+    """
+
+    def __init__(self, clock_pin: Any, mosi_pin: Any, miso_pin: Any, *, pin_factory: Any) -> None:
+        self.lock = None
+        self.clock = None
+        self.mosi = None
+        self.miso = None
+        gpiozero.Device.__init__(self, pin_factory=pin_factory)
+        self.lock = threading.RLock()
+        try:
+            self.clock = gpiozero.OutputDevice(clock_pin, active_high=True, pin_factory=pin_factory)
+            if mosi_pin is not None:
+                self.mosi = gpiozero.OutputDevice(mosi_pin, pin_factory=pin_factory)
+            if miso_pin is not None:
+                self.miso = gpiozero.InputDevice(miso_pin, pin_factory=pin_factory)
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def _shared_key(
+        cls, clock_pin: Any, mosi_pin: Any, miso_pin: Any, *, pin_factory: Any = None
+    ) -> tuple[Any, ...]:
+        return (id(pin_factory), clock_pin, mosi_pin, miso_pin)
+
+
+class _InjectedSPISoftware(SPISoftware):  # type: ignore[misc]
+    """gpiozero's software SPI interface over :class:`_InjectedSPISoftwareBus`."""
+
+    def __init__(
+        self, clock_pin: Any, mosi_pin: Any, miso_pin: Any, select_pin: Any, *, pin_factory: Any
+    ) -> None:
+        self._bus = None
+        self._select = None
+        SPI.__init__(self, pin_factory=pin_factory)  # skip SPISoftware's, which builds its bus
+        try:
+            self._clock_phase = False
+            self._lsb_first = False
+            self._bits_per_word = 8
+            self._bus = _InjectedSPISoftwareBus(
+                clock_pin, mosi_pin, miso_pin, pin_factory=pin_factory
+            )
+            self._select = gpiozero.OutputDevice(
+                select_pin, active_high=False, pin_factory=pin_factory
+            )
+        except BaseException:
+            self.close()
+            raise
+
+
+class _InjectedSPISoftwareShared(SharedMixin, _InjectedSPISoftware):  # type: ignore[misc]
+    @classmethod
+    def _shared_key(
+        cls, clock_pin: Any, mosi_pin: Any, miso_pin: Any, select_pin: Any, pin_factory: Any
+    ) -> tuple[Any, ...]:
+        return (id(pin_factory), clock_pin, select_pin)
 
 
 class SimPinFactory(MockFactory):  # type: ignore[misc]
@@ -38,7 +107,11 @@ class SimPinFactory(MockFactory):  # type: ignore[misc]
     LDR's ``MockChargingPin`` (one of them always mismatches).  A board has one kind of pin
     per number, whatever uses it: here a device asking for a pin gets the one already
     created (by :func:`ensure_pin`), and only an explicit ``pin_class`` is checked.
+    Software SPI uses :class:`_InjectedSPISoftware`, which keeps to this factory.
     """
+
+    def _get_spi_class(self, shared: bool, hardware: bool) -> type[Any]:
+        return _InjectedSPISoftwareShared if shared else _InjectedSPISoftware
 
     def pin(self, name: Any, pin_class: type[MockPin] | None = None, **kwargs: Any) -> Any:
         if pin_class is None:

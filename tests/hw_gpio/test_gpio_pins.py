@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import gpiozero
 import pytest
 from gpiozero.pins.mock import MockFactory
 
@@ -9,7 +13,13 @@ from drivers.errors import DriverConfigError
 from drivers.gpio.digital_inputs import Button
 from drivers.gpio.digital_outputs import Led
 from drivers.gpio.motor import Motor
-from drivers.gpio.pin_factory import gpio_pin_name, valid_gpio_names
+from drivers.gpio.pin_factory import (
+    default_pin_factory,
+    forget_default_pin_factory,
+    gpio_pin_name,
+    valid_gpio_names,
+)
+from drivers.sim.pins import SimPinFactory
 
 
 @pytest.mark.parametrize("name", [17, "17", "GPIO17", "BCM17", "BOARD11", "J8:11", "WPI0"])
@@ -71,3 +81,34 @@ def test_valid_names_on_a_pi5_board() -> None:
     pi5 = MockFactory(revision="d04170")
     assert valid_gpio_names(pi5)[:3] == ["GPIO0", "GPIO1", "GPIO2"]
     assert gpio_pin_name(pi5, "BOARD11", driver="led") == "GPIO17"
+
+
+@pytest.fixture
+def no_default_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Start and end without a cached default factory; the global stays untouched."""
+    monkeypatch.setattr(gpiozero.Device, "pin_factory", None)
+    forget_default_pin_factory()
+    yield
+    forget_default_pin_factory()
+    assert gpiozero.Device.pin_factory is None
+
+
+@pytest.mark.usefixtures("no_default_factory")
+def test_default_factory_is_mock_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    with Led("GPIO17") as led, Button("GPIO27") as button:
+        assert isinstance(default_pin_factory(), SimPinFactory)
+        assert led.gpiozero_device.pin_factory is button.gpiozero_device.pin_factory
+        led.apply(True)
+    assert gpiozero.Device.pin_factory is None
+
+
+@pytest.mark.usefixtures("no_default_factory")
+@pytest.mark.filterwarnings("ignore::gpiozero.exc.PinFactoryFallback")
+@pytest.mark.filterwarnings("ignore::gpiozero.exc.NativePinFactoryFallback")
+def test_no_real_factory_off_a_pi(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    if Path("/proc/device-tree/model").exists():
+        pytest.skip("this machine has a device tree; a real factory may load")
+    with pytest.raises(DriverConfigError, match="no GPIO pin factory works on this machine"):
+        Led("GPIO17")

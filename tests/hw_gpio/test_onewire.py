@@ -263,9 +263,12 @@ def test_old_kernel_crc_no_line_format() -> None:
 
 def test_simulated_sensor_follows_physics() -> None:
     physics = FixedValues(temperature=20.0)
-    sensor = Ds18b20.simulated(physics=physics)
-    assert sensor.read() == {"temperature": 20.0}
-    physics.set("temperature", 30.3)
-    assert sensor.read() == {"temperature": 30.312}
-    with pytest.raises(KeyError):
-        Ds18b20.simulated(physics=physics, quantity="nonexistent").read()
+    with Ds18b20.simulated(physics=physics) as sensor:
+        assert sensor.read() == {"temperature": 20.0}
+        physics.set("temperature", 30.3)
+        assert sensor.read() == {"temperature": 30.312}
+        tree = sensor.base_path
+        assert tree.is_dir()
+    assert not tree.exists()
+    with pytest.raises(KeyError, match="nonexistent"):
+        Ds18b20.simulated(physics=physics, quantity="nonexistent")
