@@ -69,6 +69,8 @@ class DirectlyConnectedDevice(Client):
         long_poll_s: how long the server may hold a receive poll; None polls instead.
         long_poll_offset_s: extra client read time beyond the hold.
         clock: time source of the dispatcher and the session (default the system clock).
+        flush_timeout_s: how long :meth:`close` lets the dispatcher deliver what is queued;
+            what is still queued then stays in the outbox for the next start.
         dispatcher_options: further keyword arguments for :class:`MessageDispatcher`.
         outbox_options: further keyword arguments for :class:`Outbox`.
 
@@ -91,15 +93,18 @@ class DirectlyConnectedDevice(Client):
         long_poll_s: float | None = 20.0,
         long_poll_offset_s: float = DEFAULT_LONG_POLL_OFFSET_S,
         clock: Clock | None = None,
+        flush_timeout_s: float = 5.0,
         dispatcher_options: dict[str, Any] | None = None,
         outbox_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(allowDraftDeviceModels=allowDraftDeviceModels)
         store = Path(storePath)
         secret = resolve_store_password(password)
+        log.info("trusted-assets store %s: password from %s", store, secret.origin)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._state_dir = Path(state_dir) if state_dir is not None else default_state_dir(store)
         self._long_poll_s = long_poll_s
+        self._flush_timeout_s = flush_timeout_s
         self._dispatcher_options = dict(dispatcher_options or {})
         self._outbox_options = dict(outbox_options or {})
         self._lifecycle = threading.RLock()
@@ -224,8 +229,9 @@ class DirectlyConnectedDevice(Client):
         steps = []
         if getattr(self, "_capabilities", None) is not None:
             steps.append(self._capabilities.close)  # type: ignore[union-attr]
-        if getattr(self, "_dispatcher", None) is not None:
-            steps.append(self._dispatcher.close)  # type: ignore[union-attr]
+        dispatcher = getattr(self, "_dispatcher", None)
+        if dispatcher is not None:
+            steps.append(lambda: dispatcher.close(self._flush_timeout_s))
         for name in ("_transport", "_session", "_assets"):
             child = getattr(self, name, None)
             if child is not None:

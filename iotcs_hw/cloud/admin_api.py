@@ -12,15 +12,15 @@ directory (``admin.token``, 0600), and must come from a loopback address.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import ipaddress
 import secrets
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from iotcs_hw.cloud.context import ApiError, CloudContext, json_response
-from iotcs_hw.cloud.http_util import context, read_json
+from iotcs_hw.cloud.http_util import context, has_admin_token, read_json
 from iotcs_hw.cloud.models import WriteRejected
 from iotcs_hw.cloud.pending import response_view
 from iotcs_hw.cloud.provisioning import provisioning_file
@@ -34,9 +34,8 @@ _LIMIT = 1024 * 1024
 MAX_WAIT_S = 300.0
 
 
-def check_admin(request: web.Request) -> None:
-    """Loopback peers with the admin token only."""
-    ctx = context(request)
+def check_loopback(request: web.Request) -> None:
+    """Refuse peers that are not on this machine."""
     remote = request.remote or ""
     try:
         loopback = ipaddress.ip_address(remote).is_loopback
@@ -44,9 +43,12 @@ def check_admin(request: web.Request) -> None:
         loopback = False
     if not loopback:
         raise ApiError(403, f"the admin API answers loopback clients only, not {remote!r}")
-    header = request.headers.get("Authorization", "").strip()
-    expected = f"Bearer {ctx.admin_token}"
-    if not hmac.compare_digest(header.encode("utf-8"), expected.encode("utf-8")):
+
+
+def check_admin(request: web.Request) -> None:
+    """Loopback peers with the admin token only."""
+    check_loopback(request)
+    if not has_admin_token(request):
         raise ApiError(401, "the admin API needs 'Authorization: Bearer <data dir>/admin.token'")
 
 
@@ -85,6 +87,31 @@ def _optional_str(body: dict[str, Any], key: str) -> str | None:
     if value is not None and (not isinstance(value, str) or not value):
         raise ApiError(400, f"field {key!r} must be a non-empty string")
     return value
+
+
+_DASHBOARD = Path(__file__).with_name("dashboard.html")
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    """A one-page view of devices and messages with a write form (loopback only).
+
+    The page holds no data: it asks for the admin token and calls this API with it.
+    """
+    check_loopback(request)
+    try:
+        page = _DASHBOARD.read_bytes()
+    except OSError:
+        raise ApiError(404, "the dashboard page is not installed") from None
+    return web.Response(
+        body=page,
+        content_type="text/html",
+        charset="utf-8",
+        headers={
+            "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
+            "style-src 'unsafe-inline'",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # -- devices ---------------------------------------------------------------------------------
@@ -174,6 +201,38 @@ async def provision(request: web.Request) -> web.Response:
     return web.Response(body=data, content_type="application/octet-stream")
 
 
+async def provisioner_device(request: web.Request) -> web.Response:
+    """``POST /iot/api/v2/provisioner/device`` (§1.4): the IoTCS REST form of provisioning.
+
+    Body ``{"id": <activation id>, "passphrase": ..., "connectedDevices": [...],
+    "transport": "https"}``; the answer is the unified-format file.  Admin token only.
+    """
+    check_admin(request)
+    ctx = context(request)
+    body = _object(await read_json(request, _LIMIT), "provisioning request")
+    ident, passphrase = body.get("id"), body.get("passphrase")
+    if not isinstance(ident, str) or not ident:
+        raise ApiError(400, "field 'id' must be the device's activation id")
+    if not isinstance(passphrase, str) or not passphrase:
+        raise ApiError(400, "field 'passphrase' must be a non-empty string")
+    transport = body.get("transport", "https")
+    if transport != "https":
+        raise ApiError(400, f"transport {transport!r}: only 'https' is served here")
+    device = ctx.store.device(ident)
+    if device is None:
+        raise ApiError(404, f"no device with activation id {ident!r}")
+    connected = body.get("connectedDevices")
+    if connected is None:
+        connected = (device.metadata or {}).get("connectedDevices", [])
+    if not isinstance(connected, list) or not all(isinstance(c, str) for c in connected):
+        raise ApiError(400, "connectedDevices must be a list of device ids")
+    try:
+        data = provisioning_file(ctx, device, f"https://{request.host}", passphrase, connected)
+    except (ConfigError, ValueError) as exc:
+        raise ApiError(400, str(exc)) from None
+    return web.Response(body=data, content_type="application/octet-stream")
+
+
 # -- writes and requests -------------------------------------------------------------------------
 
 
@@ -218,6 +277,62 @@ async def action(request: web.Request) -> web.Response:
     return json_response(response_view(record), status=201)
 
 
+def _method(request: web.Request) -> str:
+    """The effective method: ``X-HTTP-Method-Override`` (any case) applies to POST."""
+    override = request.headers.get("X-HTTP-Method-Override", "").strip().upper()
+    return override if request.method == "POST" and override else request.method
+
+
+async def model_write(request: web.Request) -> web.Response:
+    """Enterprise-style paths (§3.4): ``PUT .../deviceModels/{urn}/attributes/{name}`` with
+    ``{"value": v}``; ``PATCH`` (or POST + method override) ``.../attributes`` with a map."""
+    check_admin(request)
+    ctx = context(request)
+    method = _method(request)
+    body = _object(await read_json(request, _LIMIT), "write")
+    name = request.match_info.get("name")
+    if name is not None:
+        if method != "PUT":
+            raise ApiError(405, f"{method} of one attribute: use PUT")
+        if "value" not in body:
+            raise ApiError(400, "field 'value' is missing")
+        values = {name: body["value"]}
+    else:
+        if method != "PATCH":
+            raise ApiError(
+                405,
+                f"{method} of several attributes: use PATCH or POST with "
+                "X-HTTP-Method-Override: PATCH",
+            )
+        values = body
+    try:
+        record = write_attributes(
+            ctx, request.match_info["endpoint"], values, urn=request.match_info["urn"]
+        )
+    except WriteRejected as exc:
+        raise ApiError(400, str(exc)) from None
+    return json_response(response_view(record), status=201)
+
+
+async def model_action(request: web.Request) -> web.Response:
+    """``POST .../deviceModels/{urn}/actions/{name}`` with ``{"value": arg}`` or ``{}``."""
+    check_admin(request)
+    ctx = context(request)
+    body = _object(await read_json(request, _LIMIT, empty={}), "action call")
+    try:
+        record = call_action(
+            ctx,
+            request.match_info["endpoint"],
+            request.match_info["name"],
+            body.get("value"),
+            has_value="value" in body,
+            urn=request.match_info["urn"],
+        )
+    except WriteRejected as exc:
+        raise ApiError(400, str(exc)) from None
+    return json_response(response_view(record), status=201)
+
+
 async def raw(request: web.Request) -> web.Response:
     """``{"method", "url", "body"?, "headers"?}``: a REQUEST without model checks."""
     check_admin(request)
@@ -251,7 +366,7 @@ async def get_request(request: web.Request) -> web.Response:
         if record is None:
             raise ApiError(404, f"no request {request_id!r}")
         remaining = deadline - asyncio.get_running_loop().time()
-        if record.state == RequestState.ANSWERED or remaining <= 0:
+        if record.state == RequestState.ANSWERED or remaining <= 0 or ctx.closing:
             return json_response(response_view(record))
         await ctx.responses_changed.wait(remaining)
 
@@ -270,7 +385,7 @@ async def messages(request: web.Request) -> web.Response:
     while True:
         found = ctx.store.messages(endpoint_id=endpoint, after=after, limit=limit)
         remaining = deadline - asyncio.get_running_loop().time()
-        if found or remaining <= 0:
+        if found or remaining <= 0 or ctx.closing:
             last = found[-1].seq if found else after
             return json_response({"items": [m.to_json() for m in found], "last": last})
         await ctx.messages_changed.wait(remaining)
@@ -313,6 +428,7 @@ async def revoke_tokens(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     """Register the admin endpoints."""
     r = app.router
+    r.add_get("/local/dashboard", dashboard)
     r.add_get(f"{PREFIX}/status", status)
     r.add_post(f"{PREFIX}/devices", register_device)
     r.add_get(f"{PREFIX}/devices", list_devices)
@@ -321,8 +437,15 @@ def add_routes(app: web.Application) -> None:
     r.add_post(f"{PREFIX}/endpoints/{{endpoint}}/writes", write)
     r.add_post(f"{PREFIX}/endpoints/{{endpoint}}/actions/{{name}}", action)
     r.add_post(f"{PREFIX}/endpoints/{{endpoint}}/requests", raw)
+    model = f"{PREFIX}/endpoints/{{endpoint}}/deviceModels/{{urn}}"
+    r.add_put(f"{model}/attributes/{{name}}", model_write)
+    r.add_post(f"{model}/attributes/{{name}}", model_write)
+    r.add_patch(f"{model}/attributes", model_write)
+    r.add_post(f"{model}/attributes", model_write)
+    r.add_post(f"{model}/actions/{{name}}", model_action)
     r.add_get(f"{PREFIX}/requests/{{id}}", get_request)
     r.add_get(f"{PREFIX}/messages", messages)
     r.add_post(f"{PREFIX}/faults", set_faults)
     r.add_delete(f"{PREFIX}/faults", clear_faults)
     r.add_post(f"{PREFIX}/tokens/revoke", revoke_tokens)
+    r.add_post("/iot/api/v2/provisioner/device", provisioner_device)

@@ -15,6 +15,7 @@ Thread-safe as far as ``requests.Session`` is (one client per thread is simplest
 
 from __future__ import annotations
 
+import datetime
 import json
 import threading
 from collections.abc import Iterator, Mapping
@@ -47,6 +48,34 @@ class WriteRefused(CloudApiError, ValueError):
 
 class ServerNotRunning(ConfigError):
     """No server is running for this data directory."""
+
+
+class ResponseTimeout(IotcsHwError, TimeoutError):
+    """The device did not answer a queued request in time (it may still answer later)."""
+
+    def __init__(self, message: str, view: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.view = dict(view)
+
+
+def describe_message(item: Mapping[str, Any]) -> str:
+    """One line for a stored message: seq, time, source, type and what it says."""
+    msg = item.get("message", {})
+    payload = msg.get("payload", {})
+    kind = msg.get("type", "?")
+    if kind in ("DATA", "ALERT"):
+        values = ", ".join(f"{k}={v!r}" for k, v in (payload.get("data") or {}).items())
+        what = f"{payload.get('format', '')} {values}".strip()
+        if kind == "ALERT":
+            what = f"{payload.get('severity', '')} {what}"
+    elif kind == "RESPONSE":
+        what = f"{payload.get('statusCode')} to request {payload.get('requestId', '')}"
+    else:
+        what = json.dumps(payload, separators=(",", ":"))[:120]
+    when = datetime.datetime.fromtimestamp(
+        int(msg.get("eventTime", 0)) / 1000, datetime.UTC
+    ).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{item.get('seq', '?'):>6} {when[:-4]}Z {msg.get('source', '')} {kind} {what}"
 
 
 class AppClient:
@@ -257,6 +286,30 @@ class AppClient:
                 extra_timeout_s=timeout_s,
             )
         )
+
+    def write_and_wait(
+        self,
+        endpoint_id: str,
+        values: Mapping[str, object],
+        timeout_s: float,
+        *,
+        urn: str | None = None,
+        text: bool = False,
+    ) -> dict[str, Any]:
+        """Queue a write and wait for the device's RESPONSE; the answered request view.
+
+        Raises :class:`WriteRefused` before queueing and :class:`ResponseTimeout` when no
+        RESPONSE came within ``timeout_s`` (the request stays queued on the server).
+        """
+        pending = self.write(endpoint_id, values, urn=urn, text=text)
+        view = self.wait_for_response(pending["requestId"], timeout_s)
+        if view["state"] != "ANSWERED":
+            raise ResponseTimeout(
+                f"no RESPONSE from {endpoint_id} within {timeout_s:g} s; request "
+                f"{pending['requestId']} is {view['state']} (is the device running?)",
+                view,
+            )
+        return view
 
     # -- messages -----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,8 @@ class ServerConfig:
     #: Swift account and container of the object store.
     storage_account: str = "AUTH_iotcs"
     storage_container: str = "iotcs"
+    #: Messages kept in the database; the oldest are dropped beyond this (0 keeps all).
+    max_stored_messages: int = 1_000_000
 
 
 class ApiError(Exception):
@@ -113,11 +116,15 @@ class CloudContext:
         self.clock = config.clock
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.tls: TlsFiles = ensure_tls(config.data_dir, _hosts(config.host))
-        self.store: CloudStore = store or SqliteCloudStore(config.data_dir / DATABASE)
         models_dir = config.models_dir
         if models_dir is None and REPO_MODELS.is_dir():
             models_dir = REPO_MODELS
+        # Everything that can fail on bad input comes before the database is opened.
         self.registry = ModelRegistry.from_directory(models_dir)
+        self.admin_token = _admin_token(config.data_dir / ADMIN_TOKEN)
+        self.store: CloudStore = store or SqliteCloudStore(
+            config.data_dir / DATABASE, max_messages=config.max_stored_messages
+        )
         for doc in self.store.model_documents():
             try:
                 self.registry.add(parse_model(doc, "stored model"))
@@ -127,10 +134,32 @@ class CloudContext:
         self.storage_tokens = TokenBook(config.clock, config.storage_token_lifetime_s)
         self.faults = FaultSwitch(config.clock)
         self.recorder = Recorder()
-        self.admin_token = _admin_token(config.data_dir / ADMIN_TOKEN)
         self.messages_changed = Broadcast()
         self.responses_changed = Broadcast()
         self._request_wakeups: dict[str, Broadcast] = {}
+        #: Set when the server stops: held polls answer at once instead of waiting.
+        self.closing = False
+        self._held = threading.Condition()
+        self._held_polls: dict[str, int] = {}
+
+    def poll_held(self, owner: str, delta: int) -> None:
+        """Count long polls of ``owner`` being held (+1 when one starts waiting, -1 after)."""
+        with self._held:
+            self._held_polls[owner] = self._held_polls.get(owner, 0) + delta
+            self._held.notify_all()
+
+    def wait_for_held_poll(self, owner: str, timeout_s: float) -> bool:
+        """Block (any thread) until a long poll of ``owner`` is held; False on timeout."""
+        with self._held:
+            return self._held.wait_for(lambda: self._held_polls.get(owner, 0) > 0, timeout_s)
+
+    def begin_shutdown(self) -> None:
+        """Release every held long poll (they answer ``200 []``) before the server stops."""
+        self.closing = True
+        for wakeup in self._request_wakeups.values():
+            wakeup.notify()
+        self.messages_changed.notify()
+        self.responses_changed.notify()
 
     def requests_for(self, owner: str) -> Broadcast:
         """The wake-up of the device (or gateway) ``owner`` polling for requests."""

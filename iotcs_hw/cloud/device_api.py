@@ -20,6 +20,7 @@ from iotcs_hw.cloud.http_util import (
     bearer,
     check_id_header,
     context,
+    has_admin_token,
     read_body,
     read_json,
 )
@@ -68,7 +69,7 @@ async def token(request: web.Request) -> web.Response:
         ) from None
     except MalformedAssertion as exc:
         raise ApiError(400, str(exc), error="invalid_request") from None
-    if b"scope=" not in body:
+    if not any(pair.partition(b"=")[0].strip() == b"scope" for pair in body.split(b"&")):
         raise ApiError(400, "token request lacks field 'scope'", error="invalid_scope")
     if form.scope not in (ACTIVATION_SCOPE, ""):
         raise ApiError(
@@ -284,7 +285,7 @@ async def device_policies(request: web.Request) -> web.Response:
 
 
 def _model_reader(request: web.Request) -> None:
-    if request.headers.get("Authorization", "").strip() == f"Bearer {context(request).admin_token}":
+    if has_admin_token(request):
         return
     bearer(request, scope=None)
 
@@ -292,7 +293,7 @@ def _model_reader(request: web.Request) -> None:
 async def post_model(request: web.Request) -> web.Response:
     """``POST /iot/api/v2/deviceModels``: add a model (admin token; 201, 409 if it exists)."""
     ctx = context(request)
-    if request.headers.get("Authorization", "").strip() != f"Bearer {ctx.admin_token}":
+    if not has_admin_token(request):
         raise ApiError(401, "adding device models needs the admin token")
     doc = await read_json(request, ctx.config.max_body_bytes)
     try:

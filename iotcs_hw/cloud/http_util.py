@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Any
 
@@ -70,6 +71,13 @@ def bearer(request: web.Request, *, scope: str | None) -> IssuedToken:
         needed = "an activation" if scope == ACTIVATION_SCOPE else "an endpoint (empty scope)"
         raise ApiError(403, f"this call needs {needed} token", error="insufficient_scope")
     return token
+
+
+def has_admin_token(request: web.Request) -> bool:
+    """True when ``request`` carries this server's admin token (compared in constant time)."""
+    header = request.headers.get("Authorization", "").strip().encode("utf-8")
+    expected = f"Bearer {context(request).admin_token}".encode()
+    return hmac.compare_digest(header, expected)
 
 
 def check_id_header(request: web.Request, name: str, expected: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
 import logging
 from typing import Any
 
@@ -20,7 +21,7 @@ from iotcs_hw.cloud.context import ApiError, CloudContext
 from iotcs_hw.cloud.http_util import bearer, check_id_header, context, read_json
 from iotcs_hw.cloud.models import WriteRejected, check_reported_data
 from iotcs_hw.cloud.pending import encoded, take_deliverable
-from iotcs_hw.cloud.storage import DeviceRecord
+from iotcs_hw.cloud.storage import DeviceRecord, IncomingMessage, IncomingResponse
 from iotcs_hw.cloud.support import ms
 from iotcs_hw.errors import MessageFormatError
 from iotcs_hw.messaging.message import Message, MessageType, Severity
@@ -98,12 +99,12 @@ def _check_payload(msg: Message, ctx: CloudContext, where: str) -> dict[str, Any
 
 def _validate_batch(
     ctx: CloudContext, poster: DeviceRecord, batch: list[Any]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Check every message; the envelopes to store and the RESPONSEs among them."""
+) -> tuple[list[IncomingMessage], list[IncomingResponse]]:
+    """Check every message; the messages to store and the RESPONSEs among them."""
     assert poster.endpoint_id is not None
     allowed_sources = {poster.endpoint_id}
-    stored: list[dict[str, Any]] = []
-    responses: list[dict[str, Any]] = []
+    stored: list[IncomingMessage] = []
+    responses: list[IncomingResponse] = []
     for i, item in enumerate(batch):
         where = f"message [{i}]"
         raw = item
@@ -123,18 +124,17 @@ def _validate_batch(
                 )
             allowed_sources.add(msg.source)
         envelope = msg.to_json()
-        envelope["payload"] = _check_payload(msg, ctx, where)
-        try:
-            size = len(Message.from_json(envelope).encode().encode("utf-8"))
-        except ValueError as exc:
-            raise ApiError(400, f"{where}: {exc}") from None
+        envelope["payload"] = payload = _check_payload(msg, ctx, where)
+        text = json.dumps(envelope, separators=(",", ":"), allow_nan=False)
+        size = len(text.encode("utf-8"))
         if size > ctx.config.max_message_bytes:
             raise ApiError(
                 413, f"{where}: {size} bytes exceeds the {ctx.config.max_message_bytes} limit"
             )
-        stored.append(envelope)
+        stored.append(IncomingMessage(msg.source, msg.type.value, text))
         if msg.type is MessageType.RESPONSE:
-            responses.append(envelope)
+            payload_text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+            responses.append(IncomingResponse(str(payload.get("requestId", "")), payload_text))
     return stored, responses
 
 
@@ -155,7 +155,7 @@ async def post_messages(request: web.Request) -> web.StreamResponse:
         raise ApiError(400, f"messages body must be a JSON array, got {type(batch).__name__}")
     stored, responses = _validate_batch(ctx, poster, batch)
     if stored:
-        ctx.store.ingest(ms(ctx.clock), stored, responses)
+        ctx.store.ingest(ms(ctx.clock), poster.endpoint_id, stored, responses)
         ctx.messages_changed.notify()
         if responses:
             ctx.responses_changed.notify()
@@ -186,12 +186,18 @@ async def _answer(
         if transport is None or transport.is_closing():
             return web.Response(status=499)  # the client left; nothing was handed out
         records, min_bytes = take_deliverable(ctx, owner, accept_bytes)
-        if records or min_bytes is not None:
+        # A request too big for acceptBytes ends an ordinary POST at once; a long poll keeps
+        # holding (else a client whose buffer never fits it would poll in a tight loop).
+        if records or (min_bytes is not None and hold_s <= 0):
             break
         remaining = deadline - loop.time()
-        if remaining <= 0:
+        if remaining <= 0 or ctx.closing:
             break
-        await wakeup.wait(remaining)
+        ctx.poll_held(owner, +1)
+        try:
+            await wakeup.wait(remaining)
+        finally:
+            ctx.poll_held(owner, -1)
     headers = {} if min_bytes is None else {"X-min-acceptBytes": str(min_bytes)}
     body = "[" + ",".join(encoded(r) for r in records) + "]"
     response = web.Response(

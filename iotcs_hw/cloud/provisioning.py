@@ -9,10 +9,12 @@ secrets of the indirectly connected devices it may register.  Encoding is done b
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from iotcs_hw.cloud.app_client import AppClient, CloudApiError
 from iotcs_hw.errors import ConfigError
-from iotcs_hw.protocol.unified_store import TrustedAssets, encrypt_store
+from iotcs_hw.protocol.unified_store import TrustedAssets, encrypt_store, write_atomically
 
 if TYPE_CHECKING:
     from iotcs_hw.cloud.context import CloudContext
@@ -53,3 +55,33 @@ def provisioning_file(
         connected_devices=icds,
     )
     return encrypt_store(assets, password)
+
+
+def provision_device(
+    client: AppClient,
+    device_id: str,
+    out: Path,
+    password: str,
+    *,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Register ``device_id`` (or reuse its registration) and write its store to ``out``.
+
+    Runs in the caller's process against a running server (through ``client``).  ``out`` is
+    written atomically and 0600; an existing file is kept unless ``force`` (it may be the store
+    of an activated device).  Returns the device view.  Raises :class:`ConfigError` for an
+    existing ``out`` or a device that is already activated.
+    """
+    if out.exists() and not force:
+        raise ConfigError(f"{out} exists; not overwriting it (pass --force to replace it)")
+    if not password:
+        raise ConfigError("the store password is empty")
+    try:
+        view = client.register_device(device_id)
+    except CloudApiError as exc:
+        if exc.status != 409:
+            raise
+        view = client.device(device_id)
+    data = client.provisioning_file(device_id, password)
+    write_atomically(out, data, mode=0o600)
+    return view

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import threading
 from pathlib import Path
@@ -27,6 +28,7 @@ from aiohttp import web
 from iotcs_hw.cloud.app import make_app
 from iotcs_hw.cloud.app_client import AppClient
 from iotcs_hw.cloud.context import SERVER_INFO, CloudContext, ServerConfig
+from iotcs_hw.cloud.provisioning import provision_device
 from iotcs_hw.cloud.support import FaultSwitch, Recorder
 from iotcs_hw.errors import ConfigError, DeviceClosed
 
@@ -96,9 +98,24 @@ class LocalCloud:
         """Every answered request (method, path, query, headers, body, status)."""
         return self.context.recorder
 
+    def wait_for_held_poll(self, endpoint_id: str, timeout_s: float = 5.0) -> bool:
+        """Block until a long poll of ``endpoint_id`` (a device or gateway) is being held."""
+        return self.context.wait_for_held_poll(endpoint_id, timeout_s)
+
     def app_client(self, *, timeout_s: float = 10.0) -> AppClient:
         """A client of the application API of this server."""
         return AppClient(self.url, self.context.admin_token, self.ca_path, timeout_s=timeout_s)
+
+    def provision(
+        self, device_id: str, out: Path | str, password: str, *, force: bool = False
+    ) -> dict[str, Any]:
+        """Register ``device_id`` (or reuse it) and write its store to ``out`` (0600).
+
+        What ``iotcs-hw run --simulate`` needs before it opens the device; returns the device
+        view (``activationId``, ``state``...).
+        """
+        with self.app_client() as client:
+            return provision_device(client, device_id, Path(out), password, force=force)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -174,7 +191,7 @@ class LocalCloud:
         runner = web.AppRunner(
             make_app(self.context),
             handle_signals=False,
-            access_log=None,
+            access_log=logging.getLogger("iotcs_hw.cloud.access"),
             shutdown_timeout=SHUTDOWN_GRACE_S,
         )
         await runner.setup()
@@ -191,6 +208,8 @@ class LocalCloud:
             self._port = int(addresses[0][1])
             self.ready.set()
             await self._stop_request.wait()
+            self.context.begin_shutdown()
+            await asyncio.sleep(0)  # let released polls write their answers
         finally:
             await runner.cleanup()
 

@@ -109,6 +109,23 @@ class RequestRecord:
 
 
 @dataclass(frozen=True)
+class IncomingMessage:
+    """A validated message ready to store: its source, type and compact JSON text."""
+
+    source: str
+    type: str
+    text: str
+
+
+@dataclass(frozen=True)
+class IncomingResponse:
+    """A RESPONSE's effect on the request it answers (its payload as compact JSON text)."""
+
+    request_id: str
+    payload_text: str
+
+
+@dataclass(frozen=True)
 class StoredObject:
     """A blob of the Swift-like object store."""
 
@@ -144,9 +161,16 @@ class CloudStore(Protocol):
         ...
 
     def ingest(
-        self, received_ms: int, messages: Sequence[JsonObject], responses: Sequence[JsonObject]
-    ) -> list[int]:
-        """Store a batch and apply its RESPONSEs in one transaction; the new sequence numbers."""
+        self,
+        received_ms: int,
+        owner: str,
+        messages: Sequence[IncomingMessage],
+        responses: Sequence[IncomingResponse],
+    ) -> int:
+        """Store a batch and apply its RESPONSEs in one transaction; the last sequence number.
+
+        A RESPONSE only answers a request that was queued for ``owner``'s polls.
+        """
         ...
 
     def messages(
@@ -253,8 +277,10 @@ def _dumps(obj: object) -> str:
 class SqliteCloudStore:
     """:class:`CloudStore` in one SQLite file (WAL, synchronous=NORMAL is not used: FULL)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, max_messages: int = 1_000_000) -> None:
         self.path = Path(path)
+        #: Oldest messages are dropped beyond this many (0 keeps everything).
+        self.max_messages = max_messages
         try:
             self._db = sqlite3.connect(
                 str(self.path), check_same_thread=False, isolation_level=None
@@ -362,30 +388,36 @@ class SqliteCloudStore:
     # -- messages --------------------------------------------------------------------------
 
     def ingest(
-        self, received_ms: int, messages: Sequence[JsonObject], responses: Sequence[JsonObject]
-    ) -> list[int]:
-        seqs: list[int] = []
+        self,
+        received_ms: int,
+        owner: str,
+        messages: Sequence[IncomingMessage],
+        responses: Sequence[IncomingResponse],
+    ) -> int:
         with self._tx() as db:
-            for msg in messages:
-                cur = db.execute(
-                    "INSERT INTO messages (received_ms, source, type, body) VALUES (?,?,?,?)",
-                    (received_ms, msg.get("source") or "", msg.get("type", ""), _dumps(msg)),
-                )
-                seqs.append(int(cur.lastrowid or 0))
-            for resp in responses:
-                payload = resp.get("payload", {})
-                db.execute(
-                    "UPDATE requests SET state=?, response=?, answered_ms=? "
-                    "WHERE id=? AND state != ?",
+            db.executemany(
+                "INSERT INTO messages (received_ms, source, type, body) VALUES (?,?,?,?)",
+                [(received_ms, m.source, m.type, m.text) for m in messages],
+            )
+            last = int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()[0])
+            db.executemany(
+                "UPDATE requests SET state=?, response=?, answered_ms=? "
+                "WHERE id=? AND owner=? AND state != ?",
+                [
                     (
                         RequestState.ANSWERED,
-                        _dumps(payload),
+                        r.payload_text,
                         received_ms,
-                        payload.get("requestId"),
+                        r.request_id,
+                        owner,
                         RequestState.ANSWERED,
-                    ),
-                )
-        return seqs
+                    )
+                    for r in responses
+                ],
+            )
+            if self.max_messages and last > self.max_messages:
+                db.execute("DELETE FROM messages WHERE seq <= ?", (last - self.max_messages,))
+        return last
 
     def messages(
         self, *, endpoint_id: str | None = None, after: int = 0, limit: int = 1000

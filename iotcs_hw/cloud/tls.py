@@ -71,12 +71,15 @@ def ensure_tls(data_dir: Path, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> TlsFil
     )
     all_hosts = tuple(dict.fromkeys((*hosts, *DEFAULT_HOSTS)))
     if files.ca_cert.exists() and files.ca_key.exists():
-        ca_cert, ca_key = _load_pair(files.ca_cert, files.ca_key)
+        ca_cert = _load_cert(files.ca_cert)
+        ca_key = None  # loaded only to issue a host certificate (RSA key loading is slow)
     else:
         ca_cert, ca_key = _new_ca()
         _write_key(files.ca_key, ca_key)
         _write_cert(files.ca_cert, ca_cert)
     if not _host_cert_ok(files, ca_cert, all_hosts):
+        if ca_key is None:
+            ca_cert, ca_key = _load_pair(files.ca_cert, files.ca_key)
         cert, key = _new_host_cert(ca_cert, ca_key, all_hosts)
         _write_key(files.host_key, key)
         _write_cert(files.host_cert, cert)
@@ -169,7 +172,7 @@ def _host_cert_ok(files: TlsFiles, ca_cert: x509.Certificate, hosts: tuple[str, 
     if not (files.host_cert.exists() and files.host_key.exists()):
         return False
     try:
-        cert, _key = _load_pair(files.host_cert, files.host_key)
+        cert = _load_cert(files.host_cert)
     except ConfigError:
         return False
     if cert.issuer != ca_cert.subject:
@@ -197,11 +200,15 @@ def _normal_host(host: str) -> str:
         return host
 
 
-def _load_pair(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+def _load_cert(cert_path: Path) -> x509.Certificate:
     try:
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        return x509.load_pem_x509_certificate(cert_path.read_bytes())
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{cert_path}: not a readable PEM certificate ({exc})") from exc
+
+
+def _load_pair(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    cert = _load_cert(cert_path)
     try:
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:

@@ -18,7 +18,6 @@ from urllib.parse import quote, urlencode
 
 from iotcs_hw.errors import ProtocolError, StateException, TransportException
 from iotcs_hw.protocol.activation import (
-    INDIRECT_ACTIVATION_URN,
     ActivationPolicy,
     ActivationRequestInvalid,
     ActivationResult,
@@ -145,14 +144,6 @@ def register_indirect_device(
         raise ProtocolError(f"{response.url}: {exc}") from None
     log.info("gateway %r registered %r as %r", gateway_id, hardware_id, result.endpoint_id)
     return result.endpoint_id
-
-
-def gateway_capabilities(urns: Iterable[str]) -> list[str]:
-    """A gateway's own model list: its URNs plus ``indirect_activation``."""
-    models = list(dict.fromkeys(urns))
-    if INDIRECT_ACTIVATION_URN not in models:
-        models.append(INDIRECT_ACTIVATION_URN)
-    return models
 
 
 def fetch_device_model(session: HttpSession, urn: str) -> dict[str, Any] | None:

@@ -114,13 +114,26 @@ class FakeClock:
             with cond:
                 cond.notify_all()
 
-    def wait_for_sleeper(self, thread_name: str, timeout: float = 5.0) -> float | None:
+    def wait_for_sleeper(
+        self, thread_name: str, timeout: float = 5.0, *, deadline: float | str | None = "any"
+    ) -> float | None:
         """Wait (real time) until ``thread_name`` blocks in :meth:`wait_until`.
 
-        Returns its deadline (None when it waits without one).  Raises ``TimeoutError`` if the
-        thread does not block within ``timeout`` real seconds.
+        With ``deadline`` given, wait until it blocks with exactly that deadline.  Returns the
+        deadline it waits for (None when it waits without one).  Raises ``TimeoutError`` if
+        that does not happen within ``timeout`` real seconds.
         """
+
+        def ready() -> bool:
+            if thread_name not in self._sleepers:
+                return False
+            return deadline == "any" or self._sleepers[thread_name] == deadline
+
         with self._changed:
-            if not self._changed.wait_for(lambda: thread_name in self._sleepers, timeout):
-                raise TimeoutError(f"thread {thread_name!r} did not wait within {timeout} s")
+            if not self._changed.wait_for(ready, timeout):
+                current = self._sleepers.get(thread_name, "not waiting")
+                raise TimeoutError(
+                    f"thread {thread_name!r} did not wait (deadline {deadline}) within "
+                    f"{timeout} s; now: {current}"
+                )
             return self._sleepers[thread_name]

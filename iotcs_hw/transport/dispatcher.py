@@ -151,6 +151,7 @@ class MessageDispatcher:
         self._buffered_bytes = 0
         self._recv_gate: float | None = None  # after an error: poll again at this time...
         self._send_succeeded = False  # ...or as soon as a send succeeds
+        self._last_poll: float | None = None  # when polling every polling_interval_s
 
         self._sender: threading.Thread | None = None
         self._receiver: threading.Thread | None = None
@@ -396,6 +397,7 @@ class MessageDispatcher:
             with self._cond:
                 self._sending = False
                 self._cond.notify_all()
+        self.outbox.checkpoint()
 
     def _settle_transport_error(self, batch: list[OutboxEntry], exc: TransportException) -> None:
         status = exc.statusCode
@@ -499,11 +501,14 @@ class MessageDispatcher:
                 reply = self.transport.send_messages(
                     b"[]", accept_bytes=accept, long_poll_s=self.long_poll_s
                 )
-            except SecurityException as exc:
-                log.error("poll refused on security: %s", exc)
-                self._receive_failed(FailureKind.NETWORK)
-                continue
-            except TransportException as exc:
+            except (TransportException, SecurityException) as exc:
+                if self._stop_requested():
+                    log.debug("poll ended by close: %s", exc)  # the server or socket went away
+                    return
+                if isinstance(exc, SecurityException):
+                    log.error("poll refused on security: %s", exc)
+                    self._receive_failed(FailureKind.NETWORK)
+                    continue
                 log.warning("poll failed: %s", exc)
                 kind = FailureKind.OVERLOADED if exc.statusCode == 503 else FailureKind.NETWORK
                 self._receive_failed(kind)
@@ -546,12 +551,14 @@ class MessageDispatcher:
                         break
                     self.clock.wait_until(self._recv_cond, self._recv_gate)
                 self._recv_gate = None
-            elif self.long_poll_s is None:
-                deadline = self.clock.monotonic() + self._polling_interval_s
+            elif self.long_poll_s is None and self._last_poll is not None:
+                deadline = self._last_poll + self._polling_interval_s
                 while not self._stopping and not self._buffered:
                     if self.clock.monotonic() >= deadline:
                         break
                     self.clock.wait_until(self._recv_cond, deadline)
+                    deadline = self._last_poll + self._polling_interval_s
+            self._last_poll = self.clock.monotonic()
             return not self._stopping
 
     def _handle_buffered(self) -> None:

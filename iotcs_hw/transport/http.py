@@ -31,6 +31,7 @@ import requests
 
 from iotcs_hw.errors import SecurityException, TransportException
 from iotcs_hw.protocol.jwt import ACTIVATION_SCOPE, token_request_body
+from iotcs_hw.transport.abortable import AbortableAdapter, ConnectionRegistry
 from iotcs_hw.transport.trusted_assets import TrustedAssetsManager
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class HttpSession:
         self.base_url = assets.server_uri.rstrip("/")
         self._verify = assets.ca_bundle()
         self._local = threading.local()
+        self._connections = ConnectionRegistry()
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
         self._token_lock = threading.Lock()
@@ -114,11 +116,27 @@ class HttpSession:
                 raise TransportException(f"HTTPS session to {self.base_url} is closed")
             session = requests.Session()
             session.verify = self._verify
-            session.trust_env = False  # no proxies or netrc credentials picked up silently
+            # trust_env would let $REQUESTS_CA_BUNDLE replace the store's anchors and pick up
+            # netrc credentials; proxies from the environment (honouring no_proxy) still apply.
+            session.trust_env = False
+            session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+            adapter = AbortableAdapter(self._connections)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
             self._local.session = session
             with self._sessions_lock:
                 self._sessions.append(session)
         return session
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` began."""
+        return self._closed
+
+    @property
+    def connection_count(self) -> int:
+        """Connections opened by this session and not yet collected (for tests, diagnostics)."""
+        return len(self._connections)
 
     def url(self, path: str) -> str:
         """Absolute URL of a server path (``/iot/api/v2/...``)."""
@@ -293,8 +311,12 @@ class HttpSession:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
-        """Close every per-thread session. Idempotent."""
+        """Cut calls in progress (a held long poll ends at once), close every session.
+
+        Idempotent.  A call cut this way raises :class:`TransportException` in its thread.
+        """
         self._closed = True
+        self._connections.abort_all()
         with self._sessions_lock:
             sessions, self._sessions = self._sessions, []
         for session in sessions:

@@ -18,7 +18,7 @@ import math
 
 import requests
 
-from iotcs_hw.errors import MessageFormatError, TransportException
+from iotcs_hw.errors import DeviceClosed, MessageFormatError, TransportException
 from iotcs_hw.messaging.message import Message
 from iotcs_hw.transport.base import TransportReply
 from iotcs_hw.transport.http import API_ROOT, HttpSession
@@ -52,8 +52,8 @@ class HttpMessageTransport:
         self, body: bytes, *, accept_bytes: int, long_poll_s: float | None = None
     ) -> TransportReply:
         """POST ``body`` and return the server's answer (see :class:`MessageTransport`)."""
-        if self._closed:
-            raise TransportException("message transport is closed")
+        if self._closed or self.session.closed:
+            raise DeviceClosed(f"{self!r} is closed")
         if accept_bytes < 0:
             raise ValueError(f"accept_bytes must be >= 0, got {accept_bytes}")
         query = f"acceptBytes={accept_bytes}"
@@ -69,6 +69,9 @@ class HttpMessageTransport:
                 "POST", f"{MESSAGES_PATH}?{query}", body=body, timeout_s=timeout_s
             )
         except TransportException as exc:
+            if self._closed or self.session.closed:
+                # close() cut the call (a held long poll, usually): not a network failure.
+                raise DeviceClosed(f"{self!r} was closed during the call") from exc
             if long_poll_s is not None and exc.statusCode is None and _is_read_timeout(exc):
                 log.debug("long poll ended without an answer after %.1f s", timeout_s)
                 return TransportReply(status=200)
@@ -87,7 +90,11 @@ class HttpMessageTransport:
         )
 
     def close(self) -> None:
-        """Refuse further sends. Idempotent; the session belongs to the device."""
+        """Refuse further sends (:class:`DeviceClosed`). Idempotent; the session is the device's.
+
+        A call cut by closing the session also raises :class:`DeviceClosed`, which tells the
+        dispatcher's threads to stop rather than to report a network failure.
+        """
         self._closed = True
 
     def __repr__(self) -> str:

@@ -68,6 +68,12 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_send_order ON outbox (rank DESC, event_time, seq);
 """
+_INSERT = (
+    "INSERT INTO outbox (rank, event_time, reliability, client_id, size, body)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+#: Commits between two checkpoints of the WAL into the database file.
+CHECKPOINT_EVERY_COMMITS = 500
 
 
 class OutboxError(IotcsHwError, OSError):
@@ -167,6 +173,9 @@ class Outbox:
         self._lock = threading.Lock()
         self._inflight: dict[int, OutboxEntry] = {}
         self._closed = False
+        self._commits = 0  # since the last checkpoint
+        self._checkpoint_lock = threading.Lock()
+        self._checkpoint_db: sqlite3.Connection | None = None
         self._db = self._open()
         try:
             row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM outbox").fetchone()
@@ -205,6 +214,9 @@ class Outbox:
                 raise OutboxError(f"{self.path}: cannot switch the outbox to WAL (got {mode})")
             db.execute(f"PRAGMA synchronous={self.synchronous}")
             db.execute("PRAGMA journal_size_limit=8388608")
+            # Checkpoints (and their fsyncs) run on the sender's connection, never inside an
+            # offer's commit: see checkpoint().
+            db.execute("PRAGMA wal_autocheckpoint=0")
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
@@ -276,18 +288,18 @@ class Outbox:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     evicted = self._make_room(len(rows), new_bytes)
-                    self._db.executemany(
-                        "INSERT INTO outbox (rank, event_time, reliability, client_id, size, body)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
-                        rows,
-                    )
-                    last = int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
+                    if len(rows) == 1:
+                        last = int(self._db.execute(_INSERT, rows[0]).lastrowid or 0)
+                    else:
+                        self._db.executemany(_INSERT, rows)
+                        last = int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
                 raise OutboxError(f"{self.path}: cannot write the outbox: {exc}") from exc
+            self._commits += 1
             self._count += len(rows) - len(evicted)
             self._bytes += new_bytes - sum(e.size for e in evicted)
         if evicted:
@@ -298,8 +310,9 @@ class Outbox:
                 self.max_bytes,
                 len(evicted),
             )
-        # AUTOINCREMENT hands out consecutive keys inside one write transaction (BEGIN
-        # IMMEDIATE keeps other writers out), so the new rows end at last_insert_rowid().
+        # AUTOINCREMENT keys are consecutive inside one write transaction (BEGIN IMMEDIATE keeps
+        # other writers out) and never reused, so the new rows end at last_insert_rowid() and a
+        # sequence number names one message forever (on_error handlers are keyed by it).
         return AddResult(list(range(last - len(rows) + 1, last + 1)), evicted)
 
     def _make_room(self, new_count: int, new_bytes: int) -> list[OutboxEntry]:
@@ -454,11 +467,39 @@ class Outbox:
             try:
                 self._db.executemany(sql, params)
                 self._db.execute("COMMIT")
+                self._commits += 1
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise OutboxError(f"{self.path}: cannot write the outbox: {exc}") from exc
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def checkpoint(self, *, force: bool = False) -> bool:
+        """Copy the WAL into the database file when enough commits piled up (or ``force``).
+
+        Called by the sender thread after it settled a batch.  It runs a PASSIVE checkpoint on
+        a second connection without holding the outbox lock, so ``add()`` keeps committing
+        meanwhile and the checkpoint's fsyncs never lengthen an ``offer()``.  Returns True
+        when it ran.  Automatic checkpoints are off on the main connection for this reason.
+        """
+        with self._lock:
+            if self._closed or (not force and self._commits < CHECKPOINT_EVERY_COMMITS):
+                return False
+            self._commits = 0
+        with self._checkpoint_lock:
+            try:
+                if self._checkpoint_db is None:
+                    self._checkpoint_db = sqlite3.connect(
+                        self.path, isolation_level=None, check_same_thread=False
+                    )
+                    self._checkpoint_db.execute(f"PRAGMA synchronous={self.synchronous}")
+                self._checkpoint_db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:
+                log.warning("%s: checkpoint failed (will retry): %s", self.path, exc)
+                return False
+        return True
 
     # -- inspection and lifecycle ------------------------------------------------------------
 
@@ -485,6 +526,10 @@ class Outbox:
                 return
             self._closed = True
             self._inflight.clear()
+            with self._checkpoint_lock:
+                if self._checkpoint_db is not None:
+                    self._checkpoint_db.close()
+                    self._checkpoint_db = None
             try:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error as exc:

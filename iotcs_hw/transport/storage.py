@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -63,8 +64,9 @@ class SwiftStorageBackend:
 
     Args:
         session: the device's HTTPS session (the container is reached with the same TLS trust).
-        endpoint_id: a callable giving the endpoint id whose folder objects go in (None: no
-            prefix, as JS 1.1 and ``disable_storage_object_prefix``).
+        use_endpoint_prefix: put objects under ``<endpoint id>/`` (default, as JS 18, Java and
+            Python); False is JS 1.1 and ``disable_storage_object_prefix``.
+        transfer_timeout_s: connect/read timeout of object transfers (per socket read).
     """
 
     def __init__(
@@ -229,6 +231,34 @@ class SwiftStorageBackend:
                 encoding=response.headers.get("Content-Encoding"),
             )
 
+    def describe(self, uri: str) -> StoredObjectInfo:
+        """``HEAD uri``: type, encoding, length and date of an object the server referred to."""
+        if not self.is_storage_uri(uri):
+            raise ValueError(f"{uri!r} is not an object of this device's storage container")
+        attempt = 0
+        while True:
+            attempt += 1
+            creds = self.credentials()
+            response = self.session.exchange(
+                "HEAD",
+                uri,
+                headers={"X-Auth-Token": creds.auth_token},
+                body=None,
+                timeout_s=self.session.timeout_s,
+            )
+            if response.status_code == 401 and attempt < RETRY_LIMIT:
+                self._forget(creds)
+                continue
+            _expect(response, (200, 204), "HEAD", uri)
+            length = response.headers.get("Content-Length", "")
+            return StoredObjectInfo(
+                uri=uri,
+                length=int(length) if length.isdigit() else -1,
+                date=_iso_date(response.headers.get("Last-Modified")),
+                content_type=response.headers.get("Content-Type", DEFAULT_CONTENT_TYPE),
+                encoding=response.headers.get("Content-Encoding"),
+            )
+
     def _save(self, response: requests.Response, uri: str, target: Path) -> int:
         expected = response.headers.get("Content-Length")
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
@@ -263,10 +293,10 @@ class SwiftStorageBackend:
         return f"<SwiftStorageBackend {creds.container_url if creds else '(no credentials yet)'}>"
 
 
-def _chunks(source: object, digest: hashlib._Hash, sent: list[int]) -> Iterator[bytes]:
-    read = source.read  # type: ignore[attr-defined]
+def _chunks(source: BinaryIO, digest: hashlib._Hash, sent: list[int]) -> Iterator[bytes]:
+    """Read ``source`` in chunks, hashing and counting what is sent (``sent[0]``)."""
     while True:
-        block = read(CHUNK_SIZE)
+        block = source.read(CHUNK_SIZE)
         if not block:
             return
         digest.update(block)
@@ -278,7 +308,7 @@ def _expect(response: requests.Response, ok: tuple[int, ...], method: str, uri: 
     status = response.status_code
     if status in ok:
         return
-    text = " ".join(response.text.split())[:200] if not response.raw or status != 200 else ""
+    text = " ".join(response.text.split())[:200]
     if status == 401:
         raise SecurityException(f"{method} {uri}: storage refused the auth token twice: {text}")
     raise TransportException(f"{method} {uri}: {status} {text}", status, uri)

@@ -13,8 +13,6 @@ by :meth:`close`.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import shutil
 import tempfile
@@ -22,8 +20,8 @@ import threading
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from iotcs_hw.errors import StateException, TrustedAssetsError
 from iotcs_hw.protocol.activation import private_key_der, public_key_der
@@ -132,23 +130,6 @@ class TrustedAssetsManager:
         if key is None:
             raise StateException(f"{self._path}: no key pair yet (the device is not activated)")
         return key
-
-    def sign_with_private_key(self, data: bytes) -> bytes:
-        """RSASSA-PKCS1-v1_5 / SHA-256 with the device key."""
-        return self.private_key().sign(data, padding.PKCS1v15(), hashes.SHA256())
-
-    def sign_with_shared_secret(self, data: bytes, hardware_id: str | None = None) -> bytes:
-        """HMAC-SHA256 with the device's (or an ICD's) shared secret."""
-        with self._lock:
-            assets = self._assets
-        if hardware_id is None or hardware_id == assets.client_id:
-            secret = assets.shared_secret
-        else:
-            found = assets.connected_devices.get(hardware_id)
-            if found is None:
-                raise StateException(f"{self._path}: no shared secret for device {hardware_id!r}")
-            secret = found
-        return hmac.new(secret, data, hashlib.sha256).digest()
 
     # ------------------------------------------------------------------------- persistence
 

@@ -37,7 +37,7 @@ ACTIVATION_SCOPE = "oracle/iot/activation"
 def tls_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """CA and host certificate made once per session (RSA key generation is the slow part)."""
     path = tmp_path_factory.mktemp("tls")
-    ensure_tls(path)
+    ensure_tls(path, ("127.0.0.1",))  # the hosts LocalCloud asks for: no reissue per test
     return path
 
 

@@ -356,3 +356,36 @@ def test_public_key_is_the_registered_one(cloud: LocalCloud, thermostat: WireDev
     assert record.public_key_der == thermostat.key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+def test_revoked_tokens_get_401_and_a_new_token_works(
+    app: AppClient, thermostat: WireDevice
+) -> None:
+    assert thermostat.post([]).status_code == 200
+    assert app.revoke_tokens() >= 1
+    answer = thermostat.post([])
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "invalid_token"
+    assert thermostat.fetch_token().status_code == 200
+    assert thermostat.post([]).status_code == 200
+
+
+def test_java_style_padded_segments_and_spaced_claims(cloud: LocalCloud, make_device: Any) -> None:
+    """Java pads every segment with '=' and writes claims with ", " separators (§10.2)."""
+    import hashlib
+    import hmac
+
+    make_device("JAVA-1", "jsecret")
+    exp = int(cloud.config.clock.time()) + 600
+    claims = f'{{"iss":"JAVA-1", "sub":"JAVA-1", "aud":"oracle/iot/oauth2/token", "exp":{exp}}}'
+
+    def seg(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode()  # keeps its '=' padding
+
+    header = b'{"typ":"JWT", "alg":"HS256"}'
+    signing = f"{seg(header)}.{seg(claims.encode())}"
+    signature = hmac.new(b"jsecret", signing.encode(), hashlib.sha256).digest()
+    token = f"{signing}.{seg(signature)}"
+    assert token.count("=") >= 1
+    answer = _post_token(cloud, token_request_body(token, ACTIVATION_SCOPE))
+    assert answer.status_code == 200, answer.text

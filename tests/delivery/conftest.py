@@ -61,3 +61,53 @@ def transport() -> Iterator[FakeTransport]:
     fake = FakeTransport()
     yield fake
     fake.close()
+
+
+# --------------------------------------------------------------------------- local server (e2e)
+
+PASSWORD = "changeit"
+THERMO_URN = "urn:test:delivery:thermometer"
+THERMO_MODEL = {
+    "urn": THERMO_URN,
+    "name": "Thermometer",
+    "attributes": [
+        {"name": "temp", "type": "NUMBER"},
+        {"name": "setpoint", "type": "NUMBER", "writable": True},
+    ],
+    "actions": [],
+    "formats": [],
+}
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one device model the end-to-end tests use."""
+    import json
+
+    path = tmp_path_factory.mktemp("models")
+    (path / "thermometer.json").write_text(json.dumps(THERMO_MODEL))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tls_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's CA and host certificate, made once per session (key generation is slow)."""
+    from iotcs_hw.cloud.tls import ensure_tls
+
+    path = tmp_path_factory.mktemp("tls")
+    ensure_tls(path)
+    return path
+
+
+@pytest.fixture
+def cloud_dir(tmp_path: Path, tls_template: Path) -> Path:
+    """A fresh server data directory holding the session's TLS material."""
+    import shutil
+
+    from iotcs_hw.cloud.tls import CA_CERT, CA_KEY, HOST_CERT, HOST_KEY
+
+    path = tmp_path / "cloud"
+    path.mkdir()
+    for name in (CA_CERT, CA_KEY, HOST_CERT, HOST_KEY):
+        shutil.copy2(tls_template / name, path / name)
+    return path

@@ -264,3 +264,22 @@ def test_full_synchronous_mode_is_accepted_and_validated(outbox_path: Path) -> N
         assert len(box) == 1
     with pytest.raises(ValueError, match="synchronous must be 'NORMAL' or 'FULL'"):
         Outbox(outbox_path, synchronous="OFF")  # type: ignore[arg-type]
+
+
+def test_sequence_numbers_are_never_reused(outbox: Outbox) -> None:
+    first = outbox.add([make_data(1), make_data(2)])
+    outbox.ack(outbox.take(0.0, 2, 10**9))
+    second = outbox.add([make_data(3)])
+    assert second.seqs[0] > max(first.seqs)
+
+
+def test_checkpoint_runs_beside_writers_only_when_due(outbox: Outbox, outbox_path: Path) -> None:
+    outbox.add([make_data(n) for n in range(200)])
+    assert outbox.checkpoint() is False  # one commit is not worth a checkpoint
+    wal = outbox_path.with_name(outbox_path.name + "-wal")
+    assert wal.stat().st_size > 0
+    before = outbox_path.stat().st_size
+    assert outbox.checkpoint(force=True) is True
+    assert outbox_path.stat().st_size > before  # the rows reached the database file
+    outbox.add([make_data(500)])
+    assert len(outbox) == 201

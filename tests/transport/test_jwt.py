@@ -169,3 +169,20 @@ def test_b64url_round_trip(data: bytes) -> None:
     assert "=" not in encoded
     assert jwt.b64url_decode(encoded) == data
     assert jwt.b64url_decode(base64.urlsafe_b64encode(data).decode()) == data
+
+
+@given(
+    client_id=st.text(min_size=1, max_size=30),
+    secret=st.binary(min_size=1, max_size=40),
+    now=st.integers(min_value=0, max_value=2**33),
+)
+def test_hs256_round_trip_for_any_id(client_id: str, secret: bytes, now: int) -> None:
+    token = jwt.build_hs256_assertion(client_id, secret, exp=jwt.assertion_expiry(now))
+    assert "=" not in token
+    parsed = jwt.parse_assertion(token)
+    assert (parsed.issuer, parsed.claims["sub"]) == (client_id, client_id)
+    parsed.verify(now_s=now, shared_secret=secret)
+    with pytest.raises(jwt.AssertionSignatureInvalid):
+        parsed.verify(now_s=now, shared_secret=secret + b"x")
+    body = jwt.token_request_body(token, "")
+    assert jwt.parse_token_request(body).assertion == token
