@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from iotcs_hw.client import ChangeCallback, ChangeEvent, ErrorCallback, ErrorEvent
 from iotcs_hw.client.device_model import DeviceModelAttribute
-from iotcs_hw.runtime.actuation import ActuationFailed, ActuatorBinding, apply_writes
+from iotcs_hw.runtime.actuation import ActuationRefused, ActuatorBinding, apply_writes
 from iotcs_hw.runtime.values import AttributeType, ValueCheck
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,9 @@ class ActuatorChangeCallback(ChangeCallback):
         """Apply every bound attribute of ``event``; raises if any is refused (none applied)."""
         if self._closed:
             names = ", ".join(nv.getName() for nv in event.getNamedValue())
-            raise ActuationFailed(f"device is shutting down; write of {names} not applied")
+            raise ActuationRefused(
+                f"device is shutting down; write of {names} not applied", status=409
+            )
         writes = [
             (nv.getName(), nv.getValue())
             for nv in event.getNamedValue()

@@ -58,13 +58,15 @@ class SimulatedCloud:
 
     def start(self) -> SimulatedCloud:
         """Start the server (unless external) and connect the application API."""
-        from iotcs_hw.cloud.app_client import AppClient  # noqa: PLC0415 - only with --simulate
-        from iotcs_hw.cloud.runner import LocalCloud  # noqa: PLC0415
-
         if self.external:
+            from iotcs_hw.cloud.app_client import AppClient  # noqa: PLC0415 - only --simulate
+
             self.app = AppClient.from_data_dir(self.data_dir)
             self.url = self.app.url
             return self
+        # The server (aiohttp) is imported only when it runs in this process.
+        from iotcs_hw.cloud.runner import LocalCloud  # noqa: PLC0415
+
         self.data_dir.mkdir(parents=True, exist_ok=True)
         port_file = self.data_dir / PORT_FILE
         port = 0

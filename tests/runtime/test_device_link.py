@@ -197,9 +197,9 @@ def test_switching_over_an_interlock_in_one_write(rig) -> None:
     assert body == ("actuator heater: interlock 'climate': fan is on (fan=True); turn it off first")
 
 
-def test_writes_after_close_are_refused_with_500(rig) -> None:
+def test_writes_after_close_are_refused(rig) -> None:
     rig.vd._on_change[None].close()
     status, body = status_and_body(rig.write({"value": True}, "fan"))
-    assert status == 500
+    assert status == 400
     assert "shutting down" in body
     assert rig.fan.history == []
