@@ -98,7 +98,7 @@ def fit_line(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
     n = len(points)
     mean_x = sum(x for x, _ in points) / n
     mean_y = sum(y for _, y in points) / n
-    sxx = sum((x - mean_x) ** 2 for x, _ in points)
+    sxx = sum((x - mean_x) * (x - mean_x) for x, _ in points)
     sxy = sum((x - mean_x) * (y - mean_y) for x, y in points)
     slope = sxy / sxx
     return slope, mean_y - slope * mean_x
@@ -117,13 +117,21 @@ def interpolate(points: Sequence[tuple[float, float]], x: float) -> float:
     return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
 
+def _power(x: float, k: int) -> float:
+    result = 1.0
+    for _ in range(k):
+        result *= x
+    return result
+
+
 def fit_polynomial(points: Sequence[tuple[float, float]], degree: int) -> list[float]:
     """Least-squares coefficients ``c[0] + c[1]*x + ...`` (normal equations, pivoting)."""
     size = degree + 1
     # Normal equations A c = b with A[i][j] = sum x^(i+j), b[i] = sum y x^i.
-    powers = [sum(x**k for x, _ in points) for k in range(2 * degree + 1)]
+    # Products, not **: a float power overflows with an exception, a product with inf.
+    powers = [math.fsum(_power(x, k) for x, _ in points) for k in range(2 * degree + 1)]
     a = [
-        [powers[i + j] for j in range(size)] + [sum(y * x**i for x, y in points)]
+        [powers[i + j] for j in range(size)] + [math.fsum(y * _power(x, i) for x, y in points)]
         for i in range(size)
     ]
     for col in range(size):

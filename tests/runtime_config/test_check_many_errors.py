@@ -30,7 +30,7 @@ def test_every_marked_mistake_is_reported_once_at_its_line() -> None:
         check_file(BROKEN, models_dir=MODELS_DIR)
     lines = [d.line for d in info.value.diagnostics]
     assert lines == _marked_lines(BROKEN)
-    assert len(lines) == 22
+    assert len(lines) == 23
     assert all(d.file == str(BROKEN) for d in info.value.diagnostics)
 
 
@@ -50,14 +50,14 @@ def test_columns_point_at_the_offending_value_or_key() -> None:
         31: "lux",
         34: "7",
         38: "bme281",
-        46: "1",
-        49: "BOARD11",
-        50: "temperature",
-        53: "gpio18",
-        60: "vents",
-        63: "urn:com:iotcshw:device:greenhouse:too_cold",
-        66: "99999",
-        68: "levle",
+        47: "1",
+        51: "BOARD11",
+        52: "temperature",
+        55: "gpio18",
+        64: "vents",
+        67: "urn:com:iotcshw:device:greenhouse:too_cold",
+        70: "99999",
+        72: "levle",
     }
     for line, token in expectations.items():
         column = text[line - 1].index(token) + 1
@@ -82,20 +82,24 @@ def test_messages_name_path_value_and_fix() -> None:
     )
     assert "did you mean 'temperature'?" in messages[15]
     assert "lambda filters are not supported" in messages[18]
-    assert messages[49] == (
+    assert messages[51] == (
         "actuator 'pump': pin 'BOARD11' (GPIO17) is already used by actuator 'fan' (line 44)"
     )
-    assert "read-only" in messages[50]
-    assert "[0, 90]" in messages[59]
-    assert "(did you mean 'level'?)" in messages[68]
+    assert "read-only" in messages[52]
+    assert "[0, 90]" in messages[63]
+    assert "(did you mean 'level'?)" in messages[72]
     assert "no value can fit the range [300, 1100]" in messages[24]
+    assert messages[56] == (
+        "actuator 'light': writes to 'grow_light' span [0, 100] but a pwm_led takes [0, 1]; "
+        "add scale: {from: [0, 100], to: [0, 1]}"
+    )
 
 
 def test_error_str_is_one_compiler_line_per_problem_sorted() -> None:
     with pytest.raises(ModelFileError) as info:
         check_file(BROKEN, models_dir=MODELS_DIR)
     lines = str(info.value).splitlines()
-    assert len(lines) == 22
+    assert len(lines) == 23
     assert lines[0] == (
         f"{BROKEN}:4:3: store.password: never write the password here; "
         "use password_env or password_file"
@@ -108,9 +112,9 @@ def test_cli_prints_every_problem_and_exits_1(capsys: pytest.CaptureFixture[str]
     status = main(["check", str(BROKEN), "--models", str(MODELS_DIR)])
     out, err = capsys.readouterr()
     assert status == 1
-    assert len(out.splitlines()) == 22
+    assert len(out.splitlines()) == 23
     assert all(line.startswith(f"{BROKEN}:") for line in out.splitlines())
-    assert err.strip() == f"{BROKEN}: 22 problems"
+    assert err.strip() == f"{BROKEN}: 23 problems"
 
 
 def test_cli_summary_for_the_greenhouse(capsys: pytest.CaptureFixture[str]) -> None:
@@ -119,7 +123,7 @@ def test_cli_summary_for_the_greenhouse(capsys: pytest.CaptureFixture[str]) -> N
     assert status == 0
     assert out.splitlines()[0] == f"{GREENHOUSE_YAML}: OK (directly connected device)"
     assert "sensor climate: bme280 every 10s" in out
-    assert "actuator vent: servo <- vent" in out
+    assert "actuator vent: angular_servo <- vent" in out
 
 
 def test_cli_on_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

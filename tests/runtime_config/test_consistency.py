@@ -53,7 +53,7 @@ def test_same_pin_in_two_spellings_across_sensors_and_actuators() -> None:
         sensors:
           - {name: door, driver: digital_input, pin: J8:11, readings: {active: fan}}
         actuators:
-          - {name: pump, driver: relay, pin: 17, attribute: pump}
+          - {name: pump, driver: relay, pin: 17, attribute: pump, active_high: true}
     """
     assert problems(body) == [
         "8:42: actuator 'pump': pin 17 (GPIO17) is already used by sensor 'door' (line 6)"
@@ -65,7 +65,7 @@ def test_gpio_pins_of_a_busy_i2c_bus_are_taken() -> None:
         sensors:
           - {name: t, driver: bme280, readings: {temperature: temperature}}
         actuators:
-          - {name: fan, driver: relay, pin: GPIO2, attribute: fan}
+          - {name: fan, driver: relay, pin: GPIO2, attribute: fan, active_high: true}
     """
     assert problems(body) == [
         "8:41: actuator 'fan': pin 'GPIO2' (GPIO2) is already used by I2C bus 1 (line 1)"
@@ -100,14 +100,16 @@ def test_undeclared_bus_and_bus_declared_twice() -> None:
 def test_channels_share_a_chip_but_not_a_channel() -> None:
     body = """\
         actuators:
-          - {name: light, driver: pca9685, channel: 0, attribute: grow_light}
-          - {name: vent, driver: pca9685, channel: 1, attribute: vent}
+          - {name: light, driver: pca9685, channel: 0, attribute: grow_light,
+             scale: {from: [0, 100], to: [0, 1]}}
+          - {name: vent, driver: pca9685, channel: 1, attribute: vent,
+             scale: {from: [0, 90], to: [0, 1]}}
           - {name: more, driver: pca9685, channel: 1, attribute: fan}
     """
     assert problems(body) == [
-        "8:48: actuator 'more': bus 1 address 0x40 channel 1 is already used by actuator "
-        "'vent' (line 7)",
-        "8:62: actuator 'more' -> fan (BOOLEAN): a pca9685 takes a number",
+        "10:48: actuator 'more': bus 1 address 0x40 channel 1 is already used by actuator "
+        "'vent' (line 8)",
+        "10:62: actuator 'more' -> fan (BOOLEAN): a pca9685 takes a number",
     ]
 
 
@@ -117,7 +119,8 @@ def test_a_different_chip_on_a_channelled_chips_address() -> None:
           - {name: soil, driver: ads1115, channel: 0, readings: {voltage: soil_moisture}}
           - {name: soil2, driver: ads1115, channel: 1, readings: {voltage: humidity}}
         actuators:
-          - {name: light, driver: pca9685, address: 0x48, channel: 0, attribute: grow_light}
+          - {name: light, driver: pca9685, address: 0x48, channel: 0, attribute: grow_light,
+             scale: {from: [0, 100], to: [0, 1]}}
     """
     assert problems(body) == [
         "9:49: actuator 'light': bus 1 address 0x48 is already used by sensor 'soil' (line 6)"
@@ -157,8 +160,8 @@ def test_one_attribute_one_binding() -> None:
           - {name: a, driver: bme280, readings: {temperature: temperature}}
           - {name: b, driver: sht3x, readings: {temperature: temperature}}
         actuators:
-          - {name: f, driver: relay, pin: 17, attribute: fan}
-          - {name: g, driver: relay, pin: 27, attribute: fan}
+          - {name: f, driver: relay, pin: 17, attribute: fan, active_high: true}
+          - {name: g, driver: relay, pin: 27, attribute: fan, active_high: true}
         alerts:
           - name: dry
             format: urn:com:iotcshw:device:greenhouse:too_hot
@@ -192,9 +195,9 @@ def test_alert_on_an_attribute_nothing_feeds() -> None:
 def test_interlock_needs_two_and_suggests_the_other_group() -> None:
     body = """\
         actuators:
-          - {name: f, driver: relay, pin: 17, attribute: fan, interlock: air}
-          - {name: g, driver: relay, pin: 27, attribute: pump, interlock: air}
-          - {name: h, driver: relay, pin: 22, attribute: fan2, interlock: airr}
+          - {name: f, driver: relay, pin: 17, attribute: fan, interlock: air, active_high: true}
+          - {name: g, driver: relay, pin: 27, attribute: pump, interlock: air, active_high: true}
+          - {name: h, driver: relay, pin: 22, attribute: fan2, interlock: airr, active_high: true}
     """
     assert problems(body) == [
         "8:54: actuator 'h': device model urn:com:iotcshw:device:greenhouse has no attribute "
@@ -248,7 +251,7 @@ def test_types_and_writability() -> None:
           - {name: door, driver: digital_input, pin: 5, readings: {active: temperature}}
           - {name: t, driver: bme280, readings: {temperature: fan}}
         actuators:
-          - {name: f, driver: relay, pin: 17, attribute: grow_light}
+          - {name: f, driver: relay, pin: 17, attribute: grow_light, active_high: true}
           - {name: l, driver: pwm_led, pin: 18, attribute: pump}
           - {name: v, driver: servo, pin: 12, attribute: light}
     """
@@ -322,19 +325,20 @@ def test_safe_state_and_limits_against_the_range() -> None:
     )
     body = """\
         actuators:
-          - {name: l, driver: pwm_led, pin: 18, attribute: dim, safe_state: 120}
+          - {name: l, driver: pwm_led, pin: 18, attribute: dim, safe_state: 120,
+             scale: {from: [0, 100], to: [0, 1]}}
           - {name: m, driver: pwm_led, pin: 19, attribute: dim2, safe_state: 1}
           - {name: n, driver: pca9685, channel: 2, attribute: dim, limits: {min: 10, max: 50},
-             safe_state: 5}
-          - {name: f, driver: relay, pin: 17, attribute: fan, safe_state: "off"}
+             safe_state: 5, scale: {from: [0, 100], to: [0, 1]}}
+          - {name: f, driver: relay, pin: 17, attribute: fan, safe_state: "off", active_high: true}
     """
     assert problems(body, head=TEST_HEAD, models=models) == [
         "6:73: actuator 'l': safe_state 120 is outside the attribute's range [0, 100]",
-        "7:56: actuator 'm': device model urn:test:m has no attribute 'dim2' (did you mean 'dim'?)",
-        "8:59: actuator 'n': attribute 'dim' of device 'd' is already bound to actuator 'l' "
+        "8:56: actuator 'm': device model urn:test:m has no attribute 'dim2' (did you mean 'dim'?)",
+        "9:59: actuator 'n': attribute 'dim' of device 'd' is already bound to actuator 'l' "
         "(line 6)",
-        "9:22: actuator 'n': safe_state 5 is outside the actuator's limits",
-        "10:71: actuator 'f': safe_state 'off' is not a boolean (true/false)",
+        "10:22: actuator 'n': safe_state 5 is outside the actuator's limits",
+        "11:71: actuator 'f': safe_state 'off' is not a boolean (true/false)",
     ]
 
 
@@ -406,3 +410,74 @@ def test_unknown_model_lists_where_it_looked(tmp_path: Path) -> None:
 def test_schema_only_when_no_models_are_given() -> None:
     text = HEAD + "    sensors:\n      - {name: a, driver: bme280, readings: {temperature: nope}}\n"
     assert parse_text(text, "f.yaml").sensors[0].readings[0].attribute == "nope"
+
+
+def test_actuator_value_ranges_with_and_without_scale() -> None:
+    body = """\
+        actuators:
+          - {name: a, driver: angular_servo, pin: 12, attribute: vent}
+          - {name: b, driver: pwm_led, pin: 18, attribute: grow_light,
+             scale: {from: [0, 100], to: [0, 2]}}
+          - {name: c, driver: pca9685, channel: 3, attribute: grow_light2}
+    """
+    out = problems(body)
+    assert out[:2] == [
+        "8:17: actuator 'b': writes to 'grow_light' span [0, 100], scaled to [0, 2], but a "
+        "pwm_led takes [0, 1]; narrow it with limits or change the scale",
+        "9:59: actuator 'c': device model urn:com:iotcshw:device:greenhouse has no attribute "
+        "'grow_light2' (did you mean 'grow_light'?)",
+    ]
+    assert len(out) == 2  # angular_servo's -90..90 holds the vent's 0..90
+
+
+def test_limits_narrow_what_must_fit() -> None:
+    valid(
+        """\
+        actuators:
+          - {name: s, driver: angular_servo, pin: 12, attribute: vent, min_angle: 10,
+             max_angle: 80, limits: {min: 10, max: 80}}
+    """
+    )
+    (problem,) = problems(
+        """\
+        actuators:
+          - {name: s, driver: angular_servo, pin: 12, attribute: vent, min_angle: 10,
+             max_angle: 80}
+    """
+    )
+    assert problem.endswith(
+        "writes to 'vent' span [0, 90] but a angular_servo takes [10, 80]; "
+        "add scale: {from: [0, 90], to: [10, 80]}"
+    )
+
+
+def test_scale_shape() -> None:
+    body = """\
+        actuators:
+          - {name: b, driver: pwm_led, pin: 18, attribute: grow_light, scale: {from: [1, 1], to: 3}}
+          - {name: f, driver: relay, pin: 17, active_high: true, attribute: fan,
+             scale: {from: [0, 1], to: [0, 1]}}
+    """
+    assert problems(body) == [
+        "6:82: devices[0].actuators[0].scale.from: the two ends must differ, got [1, 1]",
+        "6:94: devices[0].actuators[0].scale.to: expected two numbers like [0, 100], got 3 (an "
+        "integer)",
+        "8:17: devices[0].actuators[1].scale: 'relay' is on/off; scale needs a number",
+    ]
+
+
+def test_a_named_adc_quantity_becomes_a_reading() -> None:
+    body = """\
+        sensors:
+          - name: soil
+            driver: ads1115
+            quantity: soil_moisture
+            scale_from: [2.8, 1.2]
+            scale_to: [0, 100]
+            readings: {soil_moisture: soil_moisture, voltage: humidity, moisture: light}
+    """
+    (problem,) = problems(body)
+    assert problem == (
+        "11:69: devices[0].sensors[0].readings.moisture: driver 'ads1115' has no reading "
+        "'moisture' (did you mean 'soil_moisture'?); it reads: voltage, soil_moisture"
+    )

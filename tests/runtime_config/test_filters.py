@@ -397,3 +397,88 @@ def test_build_filter_covers_every_spec() -> None:
         "ExponentialMovingAverage", "Throttle", "ThrottleAverage", "Heartbeat", "Delta",
         "Timeout", "Debounce", "FilterOut", "Invert",
     ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# Any valid spec builds and never raises on any input
+
+
+def _points(min_size: int) -> st.SearchStrategy[tuple[tuple[float, float], ...]]:
+    coordinate = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False)
+    return st.lists(
+        st.tuples(coordinate, coordinate), min_size=min_size, max_size=6, unique_by=lambda p: p[0]
+    ).map(tuple)
+
+
+windows = st.builds(
+    lambda size, every, first: m.WindowOptions(size, every, min(first, every)),
+    st.integers(1, 20),
+    st.integers(1, 20),
+    st.integers(1, 20),
+)
+durations = st.floats(min_value=0.001, max_value=1e5)
+specs = st.one_of(
+    st.builds(m.OffsetFilter, finite),
+    st.builds(m.MultiplyFilter, finite),
+    st.builds(m.CalibrateLinearFilter, _points(2), st.sampled_from(["least_squares", "exact"])),
+    st.builds(m.ClampFilter, st.none() | finite, st.none() | finite, st.booleans()),
+    st.builds(m.RoundFilter, st.integers(0, 12)),
+    st.builds(m.RoundToMultipleOfFilter, st.floats(min_value=1e-6, max_value=1e6)),
+    st.builds(m.MedianFilter, windows),
+    st.builds(m.QuantileFilter, windows, st.floats(0, 1)),
+    st.builds(m.MinFilter, windows),
+    st.builds(m.MaxFilter, windows),
+    st.builds(m.SlidingWindowMovingAverageFilter, windows),
+    st.builds(m.ExponentialMovingAverageFilter, st.floats(0.001, 1), st.integers(1, 5), st.just(1)),
+    st.builds(m.ThrottleFilter, durations),
+    st.builds(m.ThrottleAverageFilter, durations),
+    st.builds(m.HeartbeatFilter, durations),
+    st.builds(m.DeltaFilter, st.floats(min_value=1e-6, max_value=1e6), st.booleans()),
+    st.builds(m.TimeoutFilter, durations, st.none() | finite),
+    st.builds(m.DebounceFilter, durations),
+    st.builds(m.FilterOutFilter, st.lists(finite | st.just(math.nan), min_size=1).map(tuple)),
+)
+inputs = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**6), 10**6)
+
+
+@given(
+    st.lists(specs, min_size=1, max_size=5),
+    st.lists(st.tuples(inputs, st.floats(min_value=0, max_value=1e4)), max_size=30),
+)
+def test_any_chain_takes_any_input_without_raising(
+    chain_specs: list[m.FilterSpec], feed: list[tuple[float, float]]
+) -> None:
+    clock = FakeClock()
+    chain = f.build_chain(chain_specs, clock)
+    for value, wait in feed:
+        out = chain.feed(value)
+        assert out is None or isinstance(out, float | int | bool)
+        clock.advance(wait)
+        for emitted in chain.poll():
+            assert isinstance(emitted, float | int | bool)
+        deadline = chain.next_deadline()
+        assert deadline is None or isinstance(deadline, float)
+
+
+@given(_points(3), st.integers(1, 2))
+def test_polynomial_specs_the_schema_accepts_always_build(
+    points: tuple[tuple[float, float], ...], degree: int
+) -> None:
+    from iotcs_hw.runtime.config import ModelFileError, parse_text
+
+    lines = "".join(f"\n          - [{x!r}, {y!r}]" for x, y in points)
+    text = (
+        "store: {path: /x}\ndevices:\n  - id: d\n    model: urn:x\n    sensors:\n"
+        "      - name: s\n        driver: bme280\n        readings:\n          temperature:\n"
+        "            attribute: t\n            filters:\n              - calibrate_polynomial:\n"
+        f"                  degree: {degree}\n                  datapoints:"
+        + lines.replace("\n          -", "\n                    -")
+    )
+    try:
+        model_file = parse_text(text, "p.yaml")
+    except ModelFileError as exc:
+        assert "do not determine a polynomial" in str(exc)
+        return
+    (spec,) = model_file.sensors[0].readings[0].filters
+    flt = f.build_filter(spec)
+    assert isinstance(flt.feed(1.0), float)

@@ -94,7 +94,8 @@ def test_defaults_fill_in() -> None:
     mf = parse_text(text, "f.yaml")
     s = mf.sensors[0]
     assert s.interval_s == 60.0
-    assert s.options == {"bus": 1, "address": 0x76}
+    # Defaults come from the driver's own signature (bus, address, oversampling).
+    assert s.options == {"bus": 1, "address": 0x76, "oversampling": 1}
     assert s.retry == m.RetryPolicy(pos=s.retry.pos)
     assert s.readings[0].report.mode == "every_sample"
     assert mf.buses == (m.BusConfig("i2c", 1, 100_000, mf.pos),)
@@ -249,13 +250,13 @@ def test_driver_role_and_options() -> None:
         "    sensors:\n"
         "      - {name: a, driver: relay, readings: {x: y}}\n"
         "      - {name: b, driver: bme280, adress: 0x76, readings: {temperature: temperature}}\n"
-        "      - {name: c, driver: ads1115, readings: {voltage: soil_moisture}}\n"
+        "      - {name: c, driver: digital_input, readings: {active: fan}}\n"
     )
     assert problems(text) == [
         "6:27: devices[0].sensors[0].driver: 'relay' is an actuator; list it under actuators",
         "7:35: devices[0].sensors[1].adress: unknown option for driver 'bme280' "
-        "(did you mean 'address'?); its options: bus, address",
-        "8:9: devices[0].sensors[2]: driver 'ads1115' needs option 'channel'",
+        "(did you mean 'address'?); its options: bus, address, oversampling",
+        "8:9: devices[0].sensors[2]: driver 'digital_input' needs option 'pin'",
     ]
 
 
@@ -353,7 +354,8 @@ def test_actuator_keys_parse() -> None:
     text = HEAD + (
         "    actuators:\n"
         "      - {name: fan, driver: relay, pin: 17, attribute: fan, safe_state: false,\n"
-        "         min_on: 30s, min_off: 1min, interlock: air, offline_safe_after: 10min}\n"
+        "         min_on: 30s, min_off: 1min, interlock: air, offline_safe_after: 10min,\n"
+        "         active_high: true}\n"
         "      - {name: heat, driver: relay, pin: 27, attribute: pump, interlock: air,\n"
         "         active_high: false}\n"
     )
@@ -366,13 +368,15 @@ def test_actuator_keys_parse() -> None:
     )
     assert fan.safe_state is False
     assert heat.options == {"pin": 27, "active_high": False}
+    assert fan.options == {"pin": 17, "active_high": True}
 
 
 def test_number_actuator_refuses_min_on_and_boolean_refuses_limits() -> None:
     text = HEAD + (
         "    actuators:\n"
         "      - {name: l, driver: pwm_led, pin: 18, attribute: grow_light, min_on: 1s}\n"
-        "      - {name: f, driver: relay, pin: 17, attribute: fan, limits: {min: 0}}\n"
+        "      - {name: f, driver: relay, pin: 17, attribute: fan, limits: {min: 0},\n"
+        "         active_high: true}\n"
     )
     assert problems(text) == [
         "6:76: devices[0].actuators[0].min_on: only applies to on/off actuators; "

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -69,8 +70,12 @@ def summarize(model_file: ModelFile) -> str:
             lines.append(f"    actuator {actuator.name}: {actuator.driver} <- {actuator.attribute}")
         for alert in device.alerts:
             cond = alert.condition
+            threshold = (
+                f"{cond.threshold:g}"
+                if isinstance(cond.threshold, float)
+                else json.dumps(cond.threshold)
+            )
             lines.append(
-                f"    alert {alert.name}: {cond.attribute} {cond.op} {cond.threshold} "
-                f"-> {alert.format}"
+                f"    alert {alert.name}: {cond.attribute} {cond.op} {threshold} -> {alert.format}"
             )
     return "\n".join(lines)

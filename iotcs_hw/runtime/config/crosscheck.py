@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from iotcs_hw.runtime.config import model as m
 from iotcs_hw.runtime.config import pins
 from iotcs_hw.runtime.config.diagnostics import Diagnostics
-from iotcs_hw.runtime.config.drivers_info import DriverCatalog
+from iotcs_hw.runtime.config.drivers_info import CHANNEL_OPTIONS, DriverCatalog
 from iotcs_hw.runtime.config.schema import did_you_mean, format_duration
 
 
@@ -82,18 +82,24 @@ def _unique_names(mf: m.ModelFile, diags: Diagnostics) -> None:
             seen[key] = _Use(label, pos)
 
 
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _pins(mf: m.ModelFile, diags: Diagnostics, catalog: DriverCatalog) -> None:
     used: dict[int, _Use] = {}
     # An I2C bus in use owns its SDA/SCL pins.
     i2c_buses = {
-        int(e.options.get("bus", 1)) for _, e in _entries(mf) if _family(catalog, e) == "i2c"
+        _int(e.options.get("bus", 1)) for _, e in _entries(mf) if _family(catalog, e) == "i2c"
     }
-    for bus in sorted(i2c_buses):
+    for bus in sorted(b for b in i2c_buses if b is not None):
         for gpio in pins.I2C_BUS_PINS.get(bus, ()):
             used[gpio] = _Use(f"I2C bus {bus}", mf.pos)
     for label, entry in _entries(mf):
-        for key, value in entry.options.items():
-            if key != "pin" and not key.endswith("_pin"):
+        info = catalog.info(entry.driver)
+        for key in info.pin_options if info else ():
+            value = entry.options.get(key)
+            if value is None:
                 continue
             try:
                 gpio = pins.bcm_number(value)
@@ -120,41 +126,45 @@ def _i2c(mf: m.ModelFile, diags: Diagnostics, catalog: DriverCatalog, *, complet
             diags.error(declaration.pos, f"buses.i2c: bus {declaration.number} is declared twice")
         declared.setdefault(declaration.number, declaration)
     owners: dict[tuple[int, int], tuple[str, str, m.SourcePos]] = {}
-    channels: dict[tuple[int, int, int], _Use] = {}
+    channels: dict[tuple[int, int, str, int], _Use] = {}
     for label, entry in _entries(mf):
-        if _family(catalog, entry) != "i2c" or "address" not in entry.options:
+        bus, address = _int(entry.options.get("bus", 1)), _int(entry.options.get("address"))
+        if _family(catalog, entry) != "i2c" or bus is None or address is None:
             continue
-        bus = int(entry.options.get("bus", 1))
-        address = int(entry.options["address"])
         if bus not in declared:
-            if not complete:
-                continue
-            known = ", ".join(str(b) for b in sorted(declared)) or "none"
-            diags.error(
-                entry.where("bus"),
-                f"{label}: I2C bus {bus} is not declared under buses.i2c (declared: {known})",
-            )
+            if complete:
+                known = ", ".join(str(b) for b in sorted(declared)) or "none"
+                diags.error(
+                    entry.where("bus"),
+                    f"{label}: I2C bus {bus} is not declared under buses.i2c (declared: {known})",
+                )
             continue
         where = f"bus {bus} address 0x{address:02x}"
+        selector = next((k for k in CHANNEL_OPTIONS if k in entry.options), None)
+        channel = _int(entry.options.get(selector)) if selector else None
         owner = owners.get((bus, address))
-        channel = entry.options.get("channel")
         if owner is None:
             owners[(bus, address)] = (entry.driver, label, entry.where("address"))
-        elif owner[0] != entry.driver or channel is None:
+        elif _chip(owner[0]) != _chip(entry.driver) or channel is None:
             diags.error(
                 entry.where("address"),
                 f"{label}: {where} is already used by {owner[1]} (line {owner[2].line})",
             )
             continue
-        if channel is not None:
-            key = (bus, address, int(channel))
+        if selector is not None and channel is not None:
+            key = (bus, address, selector, channel)
             if key in channels:
                 diags.error(
-                    entry.where("channel"),
-                    f"{label}: {where} channel {channel} is already used by {channels[key]}",
+                    entry.where(selector),
+                    f"{label}: {where} {selector} {channel} is already used by {channels[key]}",
                 )
             else:
-                channels[key] = _Use(label, entry.where("channel"))
+                channels[key] = _Use(label, entry.where(selector))
+
+
+def _chip(driver: str) -> str:
+    """Drivers that talk to the same chip (``pca9685`` and ``pca9685_servo``) share it."""
+    return driver.split("_", maxsplit=1)[0]
 
 
 def _attribute_bindings(mf: m.ModelFile, diags: Diagnostics) -> None:

@@ -32,6 +32,7 @@ from iotcs_hw.runtime.config.schema import (
     number,
     ok,
 )
+from iotcs_hw.runtime.filters import fit_polynomial
 
 FilterParser = Callable[[Node | None, Context, str, m.SourcePos], Any]
 #: Which readings a filter applies to.
@@ -47,6 +48,8 @@ _WINDOW_DEFAULTS = {
     "sliding_window_moving_average": (15, 15, 1),
 }
 _DATAPOINT = re.compile(r"\s*([-+]?[0-9.eE+-]+)\s*->\s*([-+]?[0-9.eE+-]+)\s*")
+#: Calibration datapoints beyond this magnitude are surely a typo (and would overflow a fit).
+MAX_DATAPOINT = 1e9
 _PERCENT = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*")
 
 
@@ -160,6 +163,8 @@ def _datapoints(node: Node, ctx: Context, path: str, min_points: int) -> Any:
     xs = [p[0] for p in points]
     if len(set(xs)) != len(xs):
         return ctx.error(node, path, "two datapoints share the same measured value")
+    if any(abs(v) > MAX_DATAPOINT for point in points for v in point):
+        return ctx.error(node, path, f"datapoint values must lie within ±{MAX_DATAPOINT:g}")
     return tuple(points)
 
 
@@ -209,7 +214,19 @@ def _calibrate_polynomial(node: Node | None, ctx: Context, path: str, pos: m.Sou
         return INVALID
     degree = parsed["degree"]
     points = _datapoints(parsed["datapoints"], ctx, join(path, "datapoints"), degree + 1)
-    return m.CalibratePolynomialFilter(degree, points, pos) if ok(points) else INVALID
+    if not ok(points):
+        return INVALID
+    try:
+        coefficients = fit_polynomial(points, degree)
+    except (ValueError, ArithmeticError):
+        coefficients = []
+    if not coefficients or not all(math.isfinite(c) for c in coefficients):
+        return ctx.error(
+            parsed["datapoints"],
+            join(path, "datapoints"),
+            f"these datapoints do not determine a polynomial of degree {degree}",
+        )
+    return m.CalibratePolynomialFilter(degree, points, pos)
 
 
 def _clamp(node: Node | None, ctx: Context, path: str, pos: m.SourcePos) -> Any:
@@ -369,43 +386,39 @@ def _named(name: str, key_node: Node, value: Node | None, ctx: Context, path: st
     return entry[0](value, ctx, join(path, name), ctx.pos(key_node))
 
 
-def filter_domain(spec: Any) -> FilterDomain:
-    """Which readings ``spec`` applies to (``number``, ``boolean`` or ``any``)."""
-    for name, (_, domain) in FILTERS.items():
-        if type(spec).__name__ == FILTER_CLASSES.get(name):
-            return domain
-    return "any"
-
-
-#: Filter name -> class name of its spec (used to name a filter in messages).
-FILTER_CLASSES: dict[str, str] = {
-    "offset": "OffsetFilter",
-    "multiply": "MultiplyFilter",
-    "calibrate_linear": "CalibrateLinearFilter",
-    "calibrate_polynomial": "CalibratePolynomialFilter",
-    "clamp": "ClampFilter",
-    "round": "RoundFilter",
-    "round_to_multiple_of": "RoundToMultipleOfFilter",
-    "median": "MedianFilter",
-    "quantile": "QuantileFilter",
-    "min": "MinFilter",
-    "max": "MaxFilter",
-    "sliding_window_moving_average": "SlidingWindowMovingAverageFilter",
-    "exponential_moving_average": "ExponentialMovingAverageFilter",
-    "throttle": "ThrottleFilter",
-    "throttle_average": "ThrottleAverageFilter",
-    "heartbeat": "HeartbeatFilter",
-    "delta": "DeltaFilter",
-    "timeout": "TimeoutFilter",
-    "debounce": "DebounceFilter",
-    "filter_out": "FilterOutFilter",
-    "invert": "InvertFilter",
+#: Filter name -> class of its spec.
+FILTER_CLASSES: dict[str, type] = {
+    "offset": m.OffsetFilter,
+    "multiply": m.MultiplyFilter,
+    "calibrate_linear": m.CalibrateLinearFilter,
+    "calibrate_polynomial": m.CalibratePolynomialFilter,
+    "clamp": m.ClampFilter,
+    "round": m.RoundFilter,
+    "round_to_multiple_of": m.RoundToMultipleOfFilter,
+    "median": m.MedianFilter,
+    "quantile": m.QuantileFilter,
+    "min": m.MinFilter,
+    "max": m.MaxFilter,
+    "sliding_window_moving_average": m.SlidingWindowMovingAverageFilter,
+    "exponential_moving_average": m.ExponentialMovingAverageFilter,
+    "throttle": m.ThrottleFilter,
+    "throttle_average": m.ThrottleAverageFilter,
+    "heartbeat": m.HeartbeatFilter,
+    "delta": m.DeltaFilter,
+    "timeout": m.TimeoutFilter,
+    "debounce": m.DebounceFilter,
+    "filter_out": m.FilterOutFilter,
+    "invert": m.InvertFilter,
 }
+_NAMES: dict[type, str] = {cls: name for name, cls in FILTER_CLASSES.items()}
 
 
-def filter_name(spec: Any) -> str:
+def filter_name(spec: object) -> str:
     """The model-file name of a filter spec (``MedianFilter`` -> ``median``)."""
-    for name, cls_name in FILTER_CLASSES.items():
-        if type(spec).__name__ == cls_name:
-            return name
-    return type(spec).__name__
+    return _NAMES.get(type(spec), type(spec).__name__)
+
+
+def filter_domain(spec: object) -> FilterDomain:
+    """Which readings ``spec`` applies to (``number``, ``boolean`` or ``any``)."""
+    entry = FILTERS.get(filter_name(spec))
+    return entry[1] if entry else "any"

@@ -31,6 +31,8 @@ from typing import Literal
 
 #: A value a reading, an attribute or an actuator can hold.
 ScalarValue = bool | int | float | str
+#: A driver option: a scalar, or a list of numbers (``scale_from: [2.8, 1.2]``).
+OptionValue = ScalarValue | tuple[float, ...]
 
 Severity = Literal["LOW", "NORMAL", "SIGNIFICANT", "CRITICAL"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -117,7 +119,7 @@ class ClampFilter:
 
 @dataclass(frozen=True)
 class RoundFilter:
-    """``round: 1``: round to ``decimals`` places (half to even, as Python's ``round``)."""
+    """``round: 1``: round to ``decimals`` places, halves away from zero (as ESPHome)."""
 
     decimals: int
     pos: SourcePos = NOWHERE
@@ -364,7 +366,7 @@ class SensorConfig(_Located):
     device: str
     interval_s: float
     readings: tuple[ReadingBinding, ...]
-    options: Mapping[str, ScalarValue] = field(default_factory=dict)
+    options: Mapping[str, OptionValue] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     pos: SourcePos = NOWHERE
     #: Key -> position of its value, for messages that point at one key.
@@ -381,6 +383,30 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class LinearMap:
+    """A linear map between attribute values and driver values, through two points.
+
+    ``scale: {from: [0, 100], to: [0, 1]}`` makes a 0..100 % attribute drive a 0..1 duty cycle:
+    :meth:`forward` turns a written value into what the driver takes, :meth:`inverse` turns what
+    the driver applied back into the attribute's unit (for the echo to the cloud).
+    """
+
+    source: tuple[float, float]
+    target: tuple[float, float]
+    pos: SourcePos = NOWHERE
+
+    def forward(self, value: float) -> float:
+        """Attribute value -> driver value."""
+        (x0, x1), (y0, y1) = self.source, self.target
+        return y0 + (float(value) - x0) * (y1 - y0) / (x1 - x0)
+
+    def inverse(self, value: float) -> float:
+        """Driver value -> attribute value."""
+        (x0, x1), (y0, y1) = self.source, self.target
+        return x0 + (float(value) - y0) * (x1 - x0) / (y1 - y0)
+
+
+@dataclass(frozen=True)
 class ActuatorConfig(_Located):
     """An actuator driven by a writable attribute.
 
@@ -389,13 +415,15 @@ class ActuatorConfig(_Located):
     * ``min_on_s`` / ``min_off_s``: a boolean output stays on (off) at least this long; a write
       that would break it is refused (safe-state transitions are never refused).
     * ``interlock``: actuators sharing a group name are never on (truthy) together.
+    * ``scale``: attribute values <-> driver values (``None``: the same numbers); ``limits`` and
+      ``safe_state`` are in attribute units.
     """
 
     name: str
     driver: str
     device: str
     attribute: str
-    options: Mapping[str, ScalarValue] = field(default_factory=dict)
+    options: Mapping[str, OptionValue] = field(default_factory=dict)
     safe_state: ScalarValue | None = None
     limits: Limits | None = None
     min_on_s: float = 0.0
@@ -405,6 +433,7 @@ class ActuatorConfig(_Located):
     pos: SourcePos = NOWHERE
     #: Key -> position of its value, for messages that point at one key.
     positions: Mapping[str, SourcePos] = field(default_factory=dict, compare=False, repr=False)
+    scale: LinearMap | None = None
 
 
 # --------------------------------------------------------------------------------------------

@@ -231,6 +231,44 @@ class _DeviceCheck:
                     )
         if actuator.safe_state is not None:
             self._safe_state(actuator, attr, label)
+        broken_scale = ("scale", actuator.pos) in self.partial
+        if info and info.value_range and attr.type.is_numeric and not broken_scale:
+            self._driver_range(actuator, attr, info.value_range(actuator.options), label)
+
+    def _driver_range(
+        self,
+        actuator: m.ActuatorConfig,
+        attr: DeviceModelAttribute,
+        accepted: Interval,
+        label: str,
+    ) -> None:
+        """The values the cloud may write, carried through ``scale``, must suit the driver."""
+        low = attr.range.low if attr.range else -math.inf
+        high = attr.range.high if attr.range else math.inf
+        if actuator.limits is not None:
+            if actuator.limits.min_value is not None:
+                low = max(low, actuator.limits.min_value)
+            if actuator.limits.max_value is not None:
+                high = min(high, actuator.limits.max_value)
+        if low > high:
+            return  # limits outside the range: reported already
+        scale = actuator.scale
+        mapped = sorted((scale.forward(low), scale.forward(high))) if scale else [low, high]
+        if accepted[0] - 1e-9 <= mapped[0] and mapped[1] <= accepted[1] + 1e-9:
+            return
+        values = _iv((low, high))
+        if scale is not None:
+            values += f", scaled to {_iv((mapped[0], mapped[1]))},"
+        hint = (
+            f"; add scale: {{from: [{low:g}, {high:g}], to: [{accepted[0]:g}, {accepted[1]:g}]}}"
+            if scale is None and math.isfinite(low) and math.isfinite(high)
+            else "; narrow it with limits or change the scale"
+        )
+        self.diags.error(
+            actuator.where("scale") if scale else actuator.where("attribute"),
+            f"{label}: writes to {attr.name!r} span {values} but a {actuator.driver} takes "
+            f"{_iv(accepted)}{hint}",
+        )
 
     def _safe_state(
         self, actuator: m.ActuatorConfig, attr: DeviceModelAttribute, label: str
@@ -385,8 +423,15 @@ def propagate(interval: Interval, filters: tuple[m.FilterSpec, ...]) -> Interval
     """The range of values that can leave ``filters`` when inputs span ``interval``.
 
     Interval arithmetic over the filters whose effect on a range is known; None when a filter
-    makes it unknowable (a polynomial, a timeout value...).
+    makes it unknowable (a polynomial, a timeout value...) or the arithmetic overflows.
     """
+    try:
+        return _propagate(interval, filters)
+    except (ArithmeticError, ValueError):
+        return None
+
+
+def _propagate(interval: Interval, filters: tuple[m.FilterSpec, ...]) -> Interval | None:
     low, high = interval
     for spec in filters:
         if isinstance(spec, m.OffsetFilter):

@@ -15,9 +15,10 @@ from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from iotcs_hw.runtime.config import model as m
 from iotcs_hw.runtime.config.drivers_info import DriverCatalog, DriverInfo
-from iotcs_hw.runtime.config.filter_schema import FILTERS, filter_name, parse_filter
+from iotcs_hw.runtime.config.filter_schema import filter_domain, filter_name, parse_filter
 from iotcs_hw.runtime.config.schema import (
     IDENTIFIER,
+    INVALID,
     NODE,
     Context,
     Key,
@@ -213,7 +214,7 @@ def parse_reading(
             spec = parse_filter(item, ctx, item_path)
             if not ok(spec):
                 continue
-            domain = FILTERS[filter_name(spec)][1]
+            domain = filter_domain(spec)
             if kind is not None and domain not in ("any", kind):
                 ctx.error(
                     spec.pos,
@@ -280,18 +281,19 @@ def parse_sensor(node: Node, ctx: ModelContext, path: str, device: str) -> m.Sen
                 ctx.error(readings_node, rpath, "bind at least one reading to an attribute")
             for reading, key_node, value_node in pairs:
                 kind = None
-                if info is not None and info.readings:
-                    if reading not in info.readings:
-                        hint = did_you_mean(reading, list(info.readings))
+                readings_known = info.readings_for(options or {}) if info is not None else {}
+                if readings_known:
+                    if reading not in readings_known:
+                        hint = did_you_mean(reading, list(readings_known))
                         ctx.error(
                             key_node,
                             join(rpath, reading),
-                            f"driver {info.name!r} has no reading {reading!r}{hint}; "
-                            f"it reads: {', '.join(info.readings)}",
+                            f"driver {parsed['driver']!r} has no reading {reading!r}{hint}; "
+                            f"it reads: {', '.join(readings_known)}",
                         )
                         complete = False
                         continue
-                    kind = info.readings[reading]
+                    kind = readings_known[reading]
                 binding = parse_reading(reading, value_node, ctx, join(rpath, reading), kind)
                 if binding is None:
                     complete = False
@@ -337,7 +339,32 @@ ACTUATOR_SCHEMA = {
     "min_off": Key(duration(min_s=0.0, max_s=86400.0), default=0.0),
     "interlock": Key(identifier),
     "offline_safe_after": Key(duration(min_s=1.0, max_s=7 * 86400.0)),
+    "scale": NODE,
 }
+
+
+def _pair(node: Node, ctx: Context, path: str) -> Any:
+    """Two different finite numbers: ``[0, 100]``."""
+    if not isinstance(node, SequenceNode) or len(node.value) != 2:
+        return ctx.error(
+            node, path, f"expected two numbers like [0, 100], got {describe(ctx, node)}"
+        )
+    a, b = (number()(item, ctx, path) for item in node.value)
+    if not (ok(a) and ok(b)):
+        return INVALID
+    if a == b:
+        return ctx.error(node, path, f"the two ends must differ, got [{a:g}, {b:g}]")
+    return (a, b)
+
+
+def parse_scale(node: Node, ctx: Context, path: str) -> m.LinearMap | None:
+    """``scale: {from: [0, 100], to: [0, 1]}``: attribute values -> driver values."""
+    parsed = mapping({"from": Key(_pair, required=True), "to": Key(_pair, required=True)})(
+        node, ctx, path
+    )
+    if not ok(parsed) or not parsed.complete:
+        return None
+    return m.LinearMap(parsed["from"], parsed["to"], ctx.pos(node))
 
 
 def parse_limits(node: Node, ctx: Context, path: str) -> m.Limits | None:
@@ -367,6 +394,11 @@ def parse_actuator(
     limits = None
     if parsed.get("limits") is not None:
         limits = parse_limits(parsed["limits"], ctx, join(path, "limits"))
+    scale = None
+    if parsed.get("scale") is not None:
+        scale = parse_scale(parsed["scale"], ctx, join(path, "scale"))
+        if scale is None:
+            ctx.partial.add(("scale", parsed.pos))
     if info is None or options is None or not all(ok(parsed[k]) for k in ("name", "attribute")):
         return None
     # Optional keys that failed validation (already reported) fall back to their defaults so
@@ -389,6 +421,9 @@ def parse_actuator(
             limits.pos, join(path, "limits"), f"{info.name!r} is on/off; limits need a number"
         )
         return None
+    if info.value_kind == "boolean" and scale is not None:
+        ctx.error(scale.pos, join(path, "scale"), f"{info.name!r} is on/off; scale needs a number")
+        return None
     return m.ActuatorConfig(
         name=parsed["name"],
         driver=info.name,
@@ -403,6 +438,7 @@ def parse_actuator(
         offline_safe_after_s=parsed.get("offline_safe_after"),
         pos=parsed.pos,
         positions=parsed.positions(ctx),
+        scale=scale,
     )
 
 
