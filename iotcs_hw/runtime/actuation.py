@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from drivers.base import Actuator, ReadingValue
 from drivers.errors import DriverConfigError, HardwareError
@@ -50,6 +50,18 @@ class ActuationFailed(IotcsHwError):
     """The driver could not apply a valid value (hardware fault). Retryable; status 500."""
 
     status = 500
+
+
+class ValueScale(Protocol):
+    """Attribute values <-> driver values (``LinearMap`` of the model file)."""
+
+    def forward(self, value: float) -> float:
+        """Attribute value -> driver value."""
+        ...
+
+    def inverse(self, value: float) -> float:
+        """Driver value -> attribute value."""
+        ...
 
 
 class InterlockGroup:
@@ -82,7 +94,9 @@ class ActuatorBinding:
         name: the actuator's name in the model file.
         actuator: the driver.
         check: what the attribute accepts (type and range from the device model).
-        safe_state: the safe value; ``None`` takes the driver's ``safe_state``.
+        safe_state: the safe value in attribute units; ``None`` takes the driver's.
+        scale: maps attribute values to driver values (a 0..100 % attribute on a 0..1 PWM
+            duty cycle); limits, safe state and reported states stay in attribute units.
         limits: extra inclusive bounds ``(min, max)`` of the actuator (``None`` for none).
         min_on_s, min_off_s: minimum times a boolean-like output stays on / off.
         interlock: the group this output belongs to, if any.
@@ -108,8 +122,10 @@ class ActuatorBinding:
         clock: Clock = SYSTEM_CLOCK,
         on_state_reported: StateReporter | None = None,
         on_applied: AppliedHook | None = None,
+        scale: ValueScale | None = None,
     ) -> None:
         self.name = name
+        self.scale = scale
         self._on_applied = on_applied
         self.actuator = actuator
         self.check = check
@@ -138,8 +154,22 @@ class ActuatorBinding:
 
     @property
     def safe_state(self) -> ReadingValue:
-        """The declared safe state, else the driver's."""
-        return self.actuator.safe_state if self._safe_state is None else self._safe_state
+        """The declared safe state, else the driver's (in attribute units)."""
+        if self._safe_state is not None:
+            return self._safe_state
+        return self._to_attribute(self.actuator.safe_state)
+
+    def _to_driver(self, value: ReadingValue) -> ReadingValue:
+        if self.scale is None or isinstance(value, bool):
+            return value
+        return self.scale.forward(float(value))
+
+    def _to_attribute(self, value: ReadingValue) -> ReadingValue:
+        if self.scale is None or isinstance(value, bool):
+            return value
+        converted = self.scale.inverse(float(value))
+        # 0.5 -> 50.00000000000001 would read as a change; keep what the numbers mean
+        return round(converted, 9)
 
     @property
     def state(self) -> ReadingValue | None:
@@ -163,7 +193,7 @@ class ActuatorBinding:
             target = self.safe_state
             before = self._state
             try:
-                applied = self.actuator.apply(target)
+                applied = self._to_attribute(self.actuator.apply(self._to_driver(target)))
             except Exception as exc:
                 self.last_error = f"safe state {target!r} failed: {exc}"
                 log.error("actuator %s: safe state failed (%s): %s", self.name, reason, exc)
@@ -254,7 +284,7 @@ class ActuatorBinding:
                     log.warning("%s", exc)
                     raise
                 try:
-                    applied = self.actuator.apply(target)
+                    applied = self._to_attribute(self.actuator.apply(self._to_driver(target)))
                 except DriverConfigError as exc:
                     self.writes_rejected += 1
                     self.last_error = str(exc)

@@ -275,6 +275,7 @@ class Runtime:
                 clock=self._clock,
                 on_state_reported=lambda a, v, w=writer: w.send({a: v}),  # type: ignore[misc]
                 on_applied=self._actuated_hook(config.device),
+                scale=config.scale,
             )
             self.actuators[config.name] = binding
             self.health.actuators.append(binding.snapshot)

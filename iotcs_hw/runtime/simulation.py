@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -156,14 +156,24 @@ def couple_environment(
         if effects is None:
             log.info("actuator %s has no effect in the environment model", name)
             continue
-        low, high = binding.check.low, binding.check.high
-        if binding.check.type == "BOOLEAN" or low is None or high is None or low == high:
-            level = env_model.state_level(binding.actuator)
-        else:
-            level = env_model.state_level(binding.actuator, low=low, high=high)
-        environment.couple(name, *effects, level=level)
+        environment.couple(name, *effects, level=_level_of(binding))
         coupled.append(name)
     return coupled
+
+
+def _level_of(binding: ActuatorBinding) -> Callable[[], float]:
+    """The binding's state (attribute units) as a level 0..1 over the attribute's range."""
+    low, high = binding.check.low, binding.check.high
+
+    def level() -> float:
+        state = binding.state
+        if state is None or isinstance(state, bool):
+            return 1.0 if state else 0.0
+        if low is None or high is None or low == high:
+            return float(state)
+        return (float(state) - low) / (high - low)
+
+    return level
 
 
 def _effects_for(name: str, attribute: str) -> tuple[env_model.Effect, ...] | None:

@@ -200,3 +200,28 @@ def test_safe_state_failure_is_reported_not_raised(fakes, clock) -> None:
     relay.broken = True
     assert binding.apply_safe("shutdown") is False
     assert "safe state False failed" in (binding.snapshot().last_error or "")
+
+
+def test_scale_maps_attribute_units_to_driver_units(fakes, clock) -> None:
+    from iotcs_hw.runtime.config.model import LinearMap
+
+    pwm = fakes.FakeRelay(0.0, numeric=True)
+    reported: list[tuple[str, object]] = []
+    binding = ActuatorBinding(
+        "grow_light",
+        pwm,
+        ValueCheck("grow_light", "NUMBER", 0, 100),
+        scale=LinearMap((0, 100), (0, 1)),
+        limits=(0, 80),
+        clock=clock,
+        on_state_reported=lambda a, v: reported.append((a, v)),
+    )
+    assert binding.safe_state == 0  # the driver's 0.0 duty cycle, in percent
+    assert binding.apply_from_cloud(50) == 50
+    assert pwm.history == [0.5]
+    assert binding.state == 50
+    with pytest.raises(ActuationRefused, match="outside its limits"):
+        binding.apply_from_cloud(90)  # limits are in attribute units
+    binding.apply_safe("test")
+    assert pwm.history == [0.5, 0.0]
+    assert reported == [("grow_light", 0.0)]
