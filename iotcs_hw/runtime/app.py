@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drivers.base import Actuator, Device, Reading
-from iotcs_hw.client import VirtualDevice
+from iotcs_hw.client import ErrorEvent, NamedValue, VirtualDevice
 from iotcs_hw.errors import ConfigError
 from iotcs_hw.runtime.actuation import ActuatorBinding, InterlockGroup
 from iotcs_hw.runtime.alerting import DeviceAlerts
@@ -54,6 +54,8 @@ StageFactory = Callable[[ReadingBinding, Clock], ReadingStage]
 SentHook = Callable[[str, Mapping[str, object]], None]
 #: Told about every actuator change: (device id, attribute, value, why).
 ActuatedHook = Callable[[str, str, object, str], None]
+#: Told about every error event of a device (delivery failed, sensor failing).
+ErrorHook = Callable[[str, ErrorEvent], None]
 
 
 @dataclass
@@ -91,6 +93,7 @@ class Runtime:
         options: clock, systemd notifier, health endpoint.
         on_sent: told about every transaction sent (the live view).
         on_actuated: told about every actuator change, cloud write or safe state.
+        on_error: told about every ErrorEvent of a device (after it was logged).
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class Runtime:
         options: RuntimeOptions | None = None,
         on_sent: SentHook | None = None,
         on_actuated: ActuatedHook | None = None,
+        on_error: ErrorHook | None = None,
     ) -> None:
         missing = [d.id for d in model.devices if d.id not in devices]
         if missing:
@@ -115,6 +119,7 @@ class Runtime:
         self._stage_factory = stage_factory
         self._on_sent = on_sent
         self._on_actuated = on_actuated
+        self._on_error = on_error
         self.alerts: dict[str, DeviceAlerts] = {}
         self.writers: dict[str, DeviceWriter] = {}
         self.actuators: dict[str, ActuatorBinding] = {}
@@ -122,6 +127,8 @@ class Runtime:
         self._devices_owned: list[Device] = []
         self.error_callbacks: dict[str, LoggingErrorCallback] = {}
         self.change_callbacks: dict[str, ActuatorChangeCallback] = {}
+        self._sensor_device: dict[str, str] = {}
+        self._sensor_attributes: dict[str, list[str]] = {}
         self.notifier = self.options.notifier
         self.engine = SamplingEngine(
             clock=self._clock, on_tick=self._on_tick, time_scale=self.options.time_scale
@@ -339,6 +346,8 @@ class Runtime:
                 AttributeFeed(binding.reading, value_check_for(attribute), stage.feed, stage.poll)
             )
         self.sensors[config.name] = supervised
+        self._sensor_device[config.name] = config.device
+        self._sensor_attributes[config.name] = [b.attribute for b in config.readings]
         self.health.sensors.append(supervised.status)
         period = config.interval_s / self.options.time_scale
         timeout = min(5.0, max(0.05, period * self.options.read_timeout_fraction))
@@ -361,9 +370,19 @@ class Runtime:
                 callback = ActuatorChangeCallback(bound)
                 vd.setOnChange(callback)
                 self.change_callbacks[device.id] = callback
-            errors = LoggingErrorCallback(device.id)
+            errors = LoggingErrorCallback(device.id, self._error_hook(device.id))
             vd.setOnError(errors)
             self.error_callbacks[device.id] = errors
+
+    def _error_hook(self, device_id: str) -> Callable[[ErrorEvent], None] | None:
+        hook = self._on_error
+        if hook is None:
+            return None
+
+        def forward(event: ErrorEvent) -> None:
+            hook(device_id, event)
+
+        return forward
 
     def _start_health(self) -> None:
         config = self.model.health
@@ -394,11 +413,27 @@ class Runtime:
         return {group.key: self.engine.tick(group.key).sent for group in self.engine.groups}
 
     def _sensor_fault(self, sensor: SupervisedSensor, exc: BaseException) -> None:
-        # Logged by the supervisor; the health endpoint shows it.  Kept as a hook so a later
-        # version can raise a device alert for a sensor that stays down.
-        pass
+        """A sensor started failing (or fails differently): tell its device's ErrorCallback.
+
+        The event names the attributes the sensor feeds, with their last values, so whoever
+        watches the callback knows which values are going stale.
+        """
+        device_id = self._sensor_device.get(sensor.name)
+        if device_id is None:
+            return
+        callback = self.error_callbacks.get(device_id)
+        if callback is None:
+            return
+        vd = self.devices[device_id]
+        attributes = {name: vd.get(name) for name in self._sensor_attributes[sensor.name]}
+        snap = sensor.status.snapshot(self._clock.monotonic())
+        retry = f"; retrying in {snap.next_attempt_in_s:.1f} s" if snap.next_attempt_in_s else ""
+        message = f"sensor {sensor.name} ({snap.where}) failed: {snap.last_error}{retry}"
+        callback.onError(ErrorEvent(vd, NamedValue.chain(attributes), message))
 
     def _sensor_recovered(self, sensor: SupervisedSensor) -> None:
+        # Logged by the supervisor and shown by the health endpoint; the ErrorCallback is for
+        # errors only.
         pass
 
     # -- stopping --------------------------------------------------------------------------

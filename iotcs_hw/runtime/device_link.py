@@ -124,7 +124,8 @@ class ActuatorChangeCallback(ChangeCallback):
 
 
 class LoggingErrorCallback(ErrorCallback):
-    """Logs and counts what could not be delivered; optionally forwards to ``also``."""
+    """Logs and counts errors of one device: deliveries that failed (from the virtual device)
+    and sensors that fail (from the runtime); optionally forwards each to ``also``."""
 
     def __init__(self, device_name: str, also: Callable[[ErrorEvent], None] | None = None):
         self.device_name = device_name
@@ -136,8 +137,8 @@ class LoggingErrorCallback(ErrorCallback):
         """Record one delivery failure."""
         self.errors += 1
         self.last_message = event.getMessage()
-        lost = event.getNamedValue().as_dict()
-        log.error("%s: delivery failed for %s: %s", self.device_name, lost, event.getMessage())
+        attributes = event.getNamedValue().as_dict()
+        log.error("%s: %s (attributes %s)", self.device_name, event.getMessage(), attributes)
         if self._also is not None:
             self._also(event)
 

@@ -2,8 +2,9 @@
 
 A :class:`SupervisedSensor` wraps one driver.  When a read fails it records the fault, tells
 the runtime once (``on_fault``: the ErrorCallback, the log and the health endpoint), and waits a
-growing delay before trying again; every retry first calls ``Sensor.reinitialize()`` so a chip
-that lost power or its configuration is set up again.  The delay is capped, so a sensor that was
+growing delay before trying again.  A single failure is retried as a plain read (a glitch on
+the bus); from the second failure in a row each retry first calls ``Sensor.reinitialize()``, so
+a chip that lost power or its configuration is set up again.  The delay is capped, so a sensor that was
 unplugged for an hour is back within ``max_delay_s`` of being plugged in again.  When a read
 succeeds after failures, ``on_recover`` fires.  Nothing is ever marked failed forever.
 
@@ -74,6 +75,7 @@ class SupervisedSensor:
         on_fault: called once when the sensor starts failing, and again each time the error
             text changes; runs on the sampling thread and must not raise (it is guarded).
         on_recover: called when a read succeeds after failures.
+        reinitialize_after: consecutive failures before retries re-initialise the driver.
     """
 
     def __init__(
@@ -86,8 +88,10 @@ class SupervisedSensor:
         on_fault: FaultHandler | None = None,
         on_recover: RecoverHandler | None = None,
         rng: random.Random | None = None,
+        reinitialize_after: int = 2,
     ) -> None:
         self.name = name
+        self.reinitialize_after = max(1, reinitialize_after)
         self.sensor = sensor
         self.backoff = backoff or Backoff()
         self._clock = clock
@@ -157,7 +161,7 @@ class SupervisedSensor:
         failures = self.status.consecutive_failures + 1
         delay = self.backoff.delay_s(failures, self._rng)
         text = _error_text(exc)
-        self._needs_reinit = True
+        self._needs_reinit = failures >= self.reinitialize_after
         self.status.update(
             state=SensorState.FAILING,
             last_error=text,

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from iotcs_hw.client import VirtualDevice
+from iotcs_hw.client import ErrorEvent, VirtualDevice
 from iotcs_hw.client.directly_connected import DirectlyConnectedDevice
 from iotcs_hw.client.gateway import GatewayDevice
 from iotcs_hw.errors import ConfigError
@@ -238,6 +238,7 @@ class Launch:
             options=options,
             on_sent=self._on_sent,
             on_actuated=self._on_actuated,
+            on_error=self._on_error,
         )
         self.runtime = runtime
         runtime.start()
@@ -281,6 +282,10 @@ class Launch:
             kind = "WRITE" if why == "cloud" else "SAFE"
             note = "from the cloud" if why == "cloud" else why.removeprefix("safe: ")
             self.view.line(device_id, kind, f"{attribute}={format_value(value)}  ({note})")
+
+    def _on_error(self, device_id: str, event: ErrorEvent) -> None:
+        if self.view is not None:
+            self.view.line(device_id, "ERROR", event.getMessage())
 
     def _decision_hook(self, device_id: str) -> Callable[[str, bool], None]:
         def decided(attribute: str, value: bool) -> None:
