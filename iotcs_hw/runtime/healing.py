@@ -4,9 +4,9 @@ A :class:`SupervisedSensor` wraps one driver.  When a read fails it records the 
 the runtime once (``on_fault``: the ErrorCallback, the log and the health endpoint), and waits a
 growing delay before trying again.  A single failure is retried as a plain read (a glitch on
 the bus); from the second failure in a row each retry first calls ``Sensor.reinitialize()``, so
-a chip that lost power or its configuration is set up again.  The delay is capped, so a sensor that was
-unplugged for an hour is back within ``max_delay_s`` of being plugged in again.  When a read
-succeeds after failures, ``on_recover`` fires.  Nothing is ever marked failed forever.
+a chip that lost power or its configuration is set up again.  The delay is capped, so a sensor
+unplugged for an hour is back within ``max_s`` of being plugged in again.  When a read succeeds
+after failures, ``on_recover`` fires.  Nothing is ever marked failed forever.
 
 Thread-safety: :meth:`SupervisedSensor.sample` is called from one sampling thread at a time per
 sensor (the sampling engine guarantees it); status reads are safe from any thread.
