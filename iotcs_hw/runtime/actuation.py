@@ -105,6 +105,7 @@ class ActuatorBinding:
         on_state_reported: told when the runtime changed the output on its own (safe state),
             so the cloud can be told the true state.
         on_applied: told about every value applied and why (``"cloud"``, ``"safe: ..."``).
+        on_refused: told about every cloud write refused, with ``"refused: <reason>"``.
     """
 
     def __init__(
@@ -122,8 +123,10 @@ class ActuatorBinding:
         clock: Clock = SYSTEM_CLOCK,
         on_state_reported: StateReporter | None = None,
         on_applied: AppliedHook | None = None,
+        on_refused: AppliedHook | None = None,
         scale: ValueScale | None = None,
     ) -> None:
+        self._on_refused = on_refused
         self.name = name
         self.scale = scale
         self._on_applied = on_applied
@@ -279,9 +282,7 @@ class ActuatorBinding:
                 try:
                     target = self.validate(value, check_interlock=check_interlock)
                 except ActuationRefused as exc:
-                    self.writes_rejected += 1
-                    self.last_error = str(exc)
-                    log.warning("%s", exc)
+                    self.note_refused(value, exc)
                     raise
                 try:
                     applied = self._to_attribute(self.actuator.apply(self._to_driver(target)))
@@ -306,6 +307,20 @@ class ActuatorBinding:
         if self.is_active(applied) != self.is_active(self._state) or self._changed_at is None:
             self._changed_at = self._clock.monotonic()
         self._state = applied
+
+    def note_refused(self, value: object, exc: ActuationRefused) -> None:
+        """Count and report a refused write (the output was not touched)."""
+        with self._lock:
+            self.writes_rejected += 1
+            self.last_error = str(exc)
+        log.warning("%s", exc)
+        if self._on_refused is None:
+            return
+        reason = str(exc).removeprefix(f"actuator {self.name}: ")
+        try:
+            self._on_refused(self, value, f"refused: {reason}")  # type: ignore[arg-type]
+        except Exception:
+            log.exception("actuator %s: on_refused hook raised", self.name)
 
     def _applied(self, value: ReadingValue, why: str) -> None:
         if self._on_applied is None:
@@ -372,7 +387,11 @@ def apply_writes(
         group.lock.acquire()
     try:
         for binding, value in targets.values():
-            binding.validate(value, check_interlock=False)
+            try:
+                binding.validate(value, check_interlock=False)
+            except ActuationRefused as exc:
+                binding.note_refused(value, exc)
+                raise
         for group in groups:
             _check_interlock_after(group, targets)
         ordered = sorted(targets.values(), key=lambda bv: bv[0].is_active(bv[1]))
@@ -400,7 +419,7 @@ def _check_interlock_after(
             for m in active_after
             if m is not refused
         )
-        refused.writes_rejected += 1
         message = f"actuator {refused.name}: interlock {group.name!r}: {others}; turn it off first"
-        refused.last_error = message
-        raise ActuationRefused(message, status=409)
+        error = ActuationRefused(message, status=409)
+        refused.note_refused(writes.get(id(refused), refused.state), error)
+        raise error

@@ -160,7 +160,10 @@ class Runtime:
             self._build_actuators()
             self._build_sensors()
             self._register_callbacks()
-            self.guard = CloudLossGuard(list(self.actuators.values()), clock=self._clock)
+            # The network lives in real time: a simulation running 60x faster must not call a
+            # 20 s long poll "20 minutes without the cloud".
+            contact_clock = self._clock if self.options.time_scale == 1 else SYSTEM_CLOCK
+            self.guard = CloudLossGuard(list(self.actuators.values()), clock=contact_clock)
             self.health.cloud_connected = lambda: self.guard.connected if self.guard else None
             self.engine.add_periodic("housekeeping", self.options.housekeeping_s, self._housekeep)
             if self.options.schedule:
@@ -282,6 +285,7 @@ class Runtime:
                 clock=self._clock,
                 on_state_reported=lambda a, v, w=writer: w.send({a: v}),  # type: ignore[misc]
                 on_applied=self._actuated_hook(config.device),
+                on_refused=self._actuated_hook(config.device),
                 scale=config.scale,
             )
             self.actuators[config.name] = binding

@@ -115,6 +115,8 @@ class RuleRunner:
     """Follows one endpoint's messages on the server and applies rules; a named thread.
 
     ``on_decision(output, value)`` is told about every write (the live view prints it).
+    ``monotonic`` times the rules' retries (the simulation's clock, so a retry after 30 s means
+    30 simulated seconds).
     """
 
     def __init__(
@@ -125,10 +127,11 @@ class RuleRunner:
         *,
         poll_s: float = 2.0,
         on_decision: Callable[[str, bool], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.endpoint_id = endpoint_id
-        self.states = [RuleState(rule) for rule in rules]
+        self.states = [RuleState(rule, monotonic) for rule in rules]
         self.poll_s = poll_s
         self.on_decision = on_decision
         self._stop = threading.Event()

@@ -267,6 +267,7 @@ class Launch:
                 self.endpoints[device.id],
                 device_rules,
                 on_decision=self._decision_hook(device.id),
+                monotonic=self.clock.monotonic,
             ).start()
             self.controllers.append(runner)
             self._stoppers.append((f"controller {device.id}", runner.stop))
@@ -278,10 +279,15 @@ class Launch:
             self.view.data(device_id, values)
 
     def _on_actuated(self, device_id: str, attribute: str, value: object, why: str) -> None:
-        if self.view is not None:
-            kind = "WRITE" if why == "cloud" else "SAFE"
-            note = "from the cloud" if why == "cloud" else why.removeprefix("safe: ")
-            self.view.line(device_id, kind, f"{attribute}={format_value(value)}  ({note})")
+        if self.view is None:
+            return
+        if why == "cloud":
+            kind, note = "WRITE", "from the cloud"
+        elif why.startswith("refused: "):
+            kind, note = "REFUSE", why.removeprefix("refused: ")
+        else:
+            kind, note = "SAFE", why.removeprefix("safe: ")
+        self.view.line(device_id, kind, f"{attribute}={format_value(value)}  ({note})")
 
     def _on_error(self, device_id: str, event: ErrorEvent) -> None:
         if self.view is not None:
@@ -346,9 +352,9 @@ def run(options: RunOptions, stop: threading.Event | None = None) -> int:
             while not signals.stop.wait(1.0):
                 pass
         finally:
-            launch.stop(", ".join(signals.received) or "shutdown")
+            launch.stop(", ".join(dict.fromkeys(signals.received)) or "shutdown")
         if launch.view is not None:
-            received = ", ".join(signals.received) or "stop request"
+            received = ", ".join(dict.fromkeys(signals.received)) or "stop request"
             launch.view.note("runtime", f"stopped ({received}); safe states applied")
     return 0
 

@@ -129,4 +129,6 @@ def test_the_closed_loop_settles(greenhouse: Launch) -> None:
     assert min(temps[: first_off + 1]) < 24.5
     assert True in fans[first_off:], "the fan came back on when it warmed up"
     assert all(22.5 < t < 27.5 for t in temps[first_off:]), temps[first_off:]
-    assert rule.decisions[:3] == [True, False, True]
+    # a write refused by the fan's minimum off time (30 s after start) is simply sent again
+    switched = [d for i, d in enumerate(rule.decisions) if i == 0 or d != rule.decisions[i - 1]]
+    assert switched[:3] == [True, False, True]
