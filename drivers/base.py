@@ -146,7 +146,7 @@ class EdgeSensor(Sensor):
     :meth:`on_reading` get a reading at each edge (button pressed, motion started, object in
     range), so the runtime can send an event without waiting for the next sampling tick.
 
-    Threads: callbacks run on the thread that saw the edge, never on the caller's thread.
+    Threads: callbacks run on the thread that saw the edge, not the one that subscribed.
     On a Pi that is gpiozero's event thread (lgpio's callback thread, or the ``GPIOQueue``
     sampling thread for smoothed inputs such as motion, line, light and distance sensors);
     under ``MockFactory`` it is the thread calling ``drive_high()``/``drive_low()``.  Keep

@@ -119,23 +119,23 @@ class _BinaryInput(EdgeSensor):
 
         Drive it with ``drivers.sim.pins.drive_high/drive_low``.  With ``quantity=`` and
         ``physics``, each read first drives the pin from the physical value: active when
-        ``physics.get(quantity) >= threshold`` (a float switch, a thermostat contact).
+        ``physics.get(quantity) >= active_above`` (a float switch, a thermostat contact).
         """
         quantity = options.pop("quantity", None)
-        threshold = float(options.pop("threshold", 0.5))
+        active_above = float(options.pop("active_above", 0.5))
+        if quantity is not None and physics is None:
+            raise DriverConfigError(f"{cls.NAME}: quantity={quantity!r} needs physics=")
         merged = {**cls.SIM_DEFAULTS, **options}
         if merged.get("pin_factory") is None:
             merged["pin_factory"] = sim_pins.mock_factory()
         sensor = cls(**merged)
-        if quantity is not None:
-            if physics is None:
-                raise DriverConfigError(f"{cls.NAME}: quantity={quantity!r} needs physics=")
+        if quantity is not None and physics is not None:
             factory = merged["pin_factory"]
             pin_name = sensor._parts.pins["pin"]
             source = physics
 
             def sync() -> None:
-                active = source.get(quantity) >= threshold
+                active = source.get(quantity) >= active_above
                 high = active == sensor._active_high
                 sim_pins.drive(factory, pin_name, high)
 

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import gpiozero
 
 from drivers.base import ReadingValue
+from drivers.errors import DriverConfigError
 from drivers.gpio.device import GpioParts
 from drivers.gpio.output_base import GpioActuator
 from drivers.gpio.pin_factory import PinSpec
@@ -77,7 +78,14 @@ class Relay(_OnOffOutput):
     NAME = "relay"
     SIM_DEFAULTS: ClassVar[Mapping[str, Any]] = {"pin": "GPIO17", "active_high": True}
 
-    def __init__(self, pin: PinSpec, *, active_high: bool, pin_factory: Any | None = None) -> None:
+    def __init__(
+        self, pin: PinSpec, *, active_high: bool | None = None, pin_factory: Any | None = None
+    ) -> None:
+        if active_high is None:
+            raise DriverConfigError(
+                f"{self.NAME} on pin {pin!r}: say active_high: true or false (most relay "
+                "modules with an opto-isolator close when the pin is low: active_high: false)"
+            )
         self._open(
             pin,
             pin_factory,

@@ -83,6 +83,7 @@ class CpuTemperature(Sensor):
     def simulated(cls, *, physics: PhysicalSource | None = None, **options: Any) -> Self:
         """A zone file in a temporary directory, rewritten from ``cpu_temperature`` per read."""
         source = physics if physics is not None else FixedValues()
+        options.pop("pin_factory", None)  # no pins; accepted like every drivers.gpio driver
         given = options.pop("directory", None)
         directory = Path(given or tempfile.mkdtemp(prefix="sim-thermal-"))
         path = directory / "temp"

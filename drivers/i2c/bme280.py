@@ -7,7 +7,8 @@ from one measurement) and compensates with the datasheet's integer formulas
 (:mod:`drivers.i2c.bosch`): temperature to 0.01 degC, pressure in Q24.8 Pa, humidity in Q22.10 %RH.
 
 Options (model file / CLI): ``bus`` (default 1), ``address`` (0x76 or 0x77), ``oversampling``
-(1, 2, 4, 8, 16; default 1, the datasheet's weather-monitoring setting).
+(1, 2, 4, 8, 16; default 1, the datasheet's weather-monitoring setting), ``iir_filter``
+(1 = off (default), 2, 4, 8, 16).
 
 Example::
 
@@ -110,6 +111,8 @@ class BME280(I2CDevice, Sensor):
         bus: bus number, ``I2CBus`` or smbus-compatible object (default 1).
         address: 0x76 (SDO low, default) or 0x77.
         oversampling: 1, 2, 4, 8 or 16 for every channel (default 1).
+        iir_filter: IIR coefficient for temperature and pressure, 1 (off, default), 2, 4, 8, 16;
+            smooths gusts and door slams at the cost of a slower response (pages A.5).
         clock: time source for the conversion wait.
 
     Raises:
@@ -136,17 +139,18 @@ class BME280(I2CDevice, Sensor):
         bus: int | str | I2CBus | SMBusLike = 1,
         address: int | str = 0x76,
         oversampling: int | str = 1,
+        iir_filter: int | str = 1,
         clock: Clock | None = None,
     ) -> None:
         self._attach(bus, address, clock)
-        self.oversampling: int = parse_choice(
-            self.NAME, "oversampling", oversampling, (1, 2, 4, 8, 16)
-        )
+        choices = (1, 2, 4, 8, 16)
+        self.oversampling: int = parse_choice(self.NAME, "oversampling", oversampling, choices)
+        self.iir_filter: int = parse_choice(self.NAME, "iir_filter", iir_filter, choices)
         self._regs = RegisterDevice(self._bus, self._address)
         self.calibration = self._setup()
 
     def _setup(self) -> bosch.Calibration:
-        """Check the chip id, reset, load calibration, set filter off (sleep mode)."""
+        """Check the chip id, reset, load calibration, set the filter (in sleep mode)."""
         found = self._regs.read_raw(CHIP_ID)
         if found not in self.CHIP_IDS:
             expected = " or ".join(chip_name(c) for c in self.CHIP_IDS)
@@ -171,7 +175,7 @@ class BME280(I2CDevice, Sensor):
         humidity = None
         if self.HAS_HUMIDITY:
             humidity = self._regs.read_block(CALIB_H1, 1) + self._regs.read_block(CALIB_H, 7)
-        self._regs.write_raw(CONFIG, CONFIG.encode(filter=1, t_sb=0))
+        self._regs.write_raw(CONFIG, CONFIG.encode(filter=self.iir_filter, t_sb=0))
         return bosch.parse_calibration(tp, humidity)
 
     def reinitialize(self) -> None:

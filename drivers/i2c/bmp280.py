@@ -1,7 +1,7 @@
 """Bosch BMP280 (temperature, pressure): the BME280 without humidity (hardware pages, section B).
 
 Accepts chip ids 0x58 (production) and 0x56/0x57 (early samples), as Bosch's older driver does.
-Options: ``bus``, ``address`` (0x76/0x77), ``oversampling`` (1, 2, 4, 8, 16).
+Options: ``bus``, ``address`` (0x76/0x77), ``oversampling`` (1, 2, 4, 8, 16), ``iir_filter``.
 """
 
 from __future__ import annotations

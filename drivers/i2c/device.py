@@ -75,6 +75,12 @@ def parse_choice(driver: str, option: str, value: Any, valid: Iterable[T]) -> T:
             return choice
         if isinstance(choice, int) and parse_int(value) == choice:
             return choice
+        if isinstance(choice, float) and isinstance(value, str):
+            try:
+                if float(value) == choice:
+                    return choice
+            except ValueError:
+                pass
     shown = ", ".join(repr(c) if isinstance(c, str) else str(c) for c in choices)
     hint = ""
     if isinstance(value, str):

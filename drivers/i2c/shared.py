@@ -2,21 +2,26 @@
 
 A chip driven by several instances (one per channel or line) needs one copy of what the chip
 cannot report back: the PCF8574's output latch (a read returns pin levels, not the latch) and
-the PCA9685's agreed PWM frequency.  The key is the bus and address; for buses that are not
-real ``/dev/i2c-N`` files (simulated ones) the bus object itself, so separate simulations do not
-share state.
+the PCA9685's agreed PWM frequency.  The key is the bus number and address; for buses that are not
+real ``/dev/i2c-N`` files (simulated ones) the bus object itself, held weakly, so separate
+simulations never share state.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 from drivers.i2c.bus import I2CBus
 
 _lock = threading.Lock()
-_chips: dict[tuple[Any, int], ChipState] = {}
+#: Real buses, by (bus number, address).
+_real: dict[tuple[Any, int], ChipState] = {}
+#: Other bus objects (simulated), held weakly: a bus that is gone takes its chips' state along,
+#: and a new bus object that happens to reuse the id never sees it.
+_other: weakref.WeakKeyDictionary[Any, dict[int, ChipState]] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -28,20 +33,24 @@ class ChipState:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
-def chip_key(bus: I2CBus, address: int) -> tuple[Any, int]:
-    """``(bus number, address)`` for real buses, ``(id(bus object), address)`` otherwise."""
+def _table(bus: I2CBus) -> tuple[dict[Any, ChipState], Any]:
     smbus = bus.smbus
-    real = type(smbus).__module__.split(".")[0] == "smbus2"
-    return (bus.bus_id if real else ("object", id(smbus)), address)
+    if type(smbus).__module__.split(".")[0] == "smbus2":
+        return _real, bus.bus_id
+    table = _other.get(smbus)
+    if table is None:
+        table = _other[smbus] = {}
+    return table, None
 
 
 def acquire(bus: I2CBus, address: int) -> ChipState:
     """Register one more user of the chip and return the shared state."""
     with _lock:
-        key = chip_key(bus, address)
-        state = _chips.get(key)
+        table, prefix = _table(bus)
+        key = (prefix, address) if prefix is not None else address
+        state = table.get(key)
         if state is None:
-            state = _chips[key] = ChipState()
+            state = table[key] = ChipState()
         state.users += 1
         return state
 
@@ -49,10 +58,11 @@ def acquire(bus: I2CBus, address: int) -> ChipState:
 def release(bus: I2CBus, address: int) -> None:
     """One user fewer; the state is forgotten with the last one."""
     with _lock:
-        key = chip_key(bus, address)
-        state = _chips.get(key)
+        table, prefix = _table(bus)
+        key = (prefix, address) if prefix is not None else address
+        state = table.get(key)
         if state is None:
             return
         state.users -= 1
         if state.users <= 0:
-            del _chips[key]
+            del table[key]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 SINGLE_SHOT = {"high": (0x2400, 0.0155), "medium": (0x240B, 0.0065), "low": (0x2416, 0.0045)}
 READ_STATUS = 0xF32D
 CLEAR_STATUS = 0x3041
+BREAK = 0x3093
 SOFT_RESET = 0x30A2
 RESET_TIME_S = 0.0015
 #: After the maximum time, poll the NACKed read this many times, 1 ms apart.
@@ -133,7 +134,12 @@ class SHT3x(I2CDevice, Sensor):
         return dict(STATUS.decode(self._words(data)[0]))
 
     def _setup(self) -> None:
-        """Soft reset, then probe the status word: an SHT3x answers it with a valid CRC."""
+        """Break, soft reset, then probe the status word: an SHT3x answers it with a valid CRC.
+
+        Break first: in periodic mode the chip ignores a soft reset (pages C.3).
+        """
+        self._bus.write(self._address, command_bytes(BREAK))
+        self._clock.sleep(0.001)
         self._bus.write(self._address, command_bytes(SOFT_RESET))
         self._clock.sleep(RESET_TIME_S)
         try:

@@ -359,7 +359,7 @@ class Environment:
             "soil_moisture": (room.soil_dry, room.soil_tau_s),
             "cpu_temperature": (values["temperature"] + room.cpu_above_ambient, room.cpu_tau_s),
         }
-        stateful = set(targets) | {"distance", "voltage"}
+        stateful = sorted(set(targets) | {"distance", "voltage"})  # fixed order, any hash seed
         for quantity in stateful:
             if quantity in self._state.forced:
                 continue

@@ -5,9 +5,11 @@ MOSI GPIO10, MISO GPIO9, CE0 GPIO8 / CE1 GPIO7) and answers what the master cloc
 
 * MCP3004/3008/3204/3208: after CS falls it waits for the start bit (the first 1 on DIN),
   takes SGL/DIFF and D2 D1 D0, samples for one clock, sends a null bit, then the result MSB
-  first (10 or 12 bits), then zeros.
+  first (10 or 12 bits), then, while clocks continue, the result again LSB first (sharing
+  its LSB), then zeros (datasheet section 5.0, figures 5-1/5-2).
 * MCP3002/3202: start bit, SGL/DIFF, ODD/SIGN, MSBF; then the null bit and the result MSB
-  first; with MSBF = 0 the result follows again LSB first (datasheet figure 5-1/6-1).
+  first; with MSBF = 0 the result follows again LSB first, with MSBF = 1 zeros follow (the
+  overview paragraph of section 5.1; a later sentence there says the opposite).
 * MCP3001/3201: no command; two sample clocks, a null bit, the result MSB first, then the
   result again LSB first (sharing its LSB).
 
@@ -133,7 +135,7 @@ class SimulatedMcp3xxx(MockSPIDevice):  # type: ignore[misc]
             if self.spec.command == "sgl+3" and len(self._command) == 4:
                 single, d2, d1, d0 = self._command
                 code = self.convert(d2 << 2 | d1 << 1 | d0, bool(single))
-                self._send(code, leading=2, lsb_tail=False)
+                self._send(code, leading=2, lsb_tail=True)
                 self._phase = "sending"
             elif self.spec.command == "sgl+odd+msbf" and len(self._command) == 3:
                 single, odd, msbf = self._command

@@ -13,7 +13,9 @@ computed over it) and writes both lines in the kernel's format.  Faults are queu
 one per conversion: ``crc`` (old kernels print ``crc=.. NO``; new kernels, the default, return
 an empty read), ``power_on`` (the 85 degC pattern), ``stuck_low`` (all ``00``), ``no_device``
 (all ``ff``, or empty on new kernels); :meth:`~SimulatedDs18b20.vanish` removes the device
-directory and :meth:`~SimulatedDs18b20.reappear` brings it back.
+directory and :meth:`~SimulatedDs18b20.reappear` brings it back.  A resolution written to
+``resolution`` (or, as old kernels take it, to ``w1_slave``) applies from the next
+conversion; :meth:`~SimulatedDs18b20.power_cycle` restores the EEPROM's 12 bits.
 """
 
 from __future__ import annotations
@@ -115,20 +117,41 @@ class SimulatedDs18b20:
         self.convert()
 
     def write_static_files(self) -> None:
-        """``name``, ``id`` (family, serial LSB first, ROM CRC) and ``resolution``."""
+        """``name``, ``id`` (family, serial LSB first, ROM CRC) and, on new kernels,
+        ``resolution``."""
         self.directory.mkdir(parents=True, exist_ok=True)
         family = int(self.device_id[:2], 16)
         serial = int(self.device_id[3:], 16).to_bytes(6, "little")
         rom = bytes([family]) + serial
         (self.directory / "name").write_text(f"{self.device_id}\n", encoding="ascii")
         (self.directory / "id").write_bytes(rom + bytes([crc8(rom)]))
-        (self.directory / "resolution").write_text(f"{self.resolution}\n", encoding="ascii")
+        if self.bus.kernel == "new":
+            (self.directory / "resolution").write_text(f"{self.resolution}\n", encoding="ascii")
+
+    def power_cycle(self) -> None:
+        """Power loss: the configuration reverts to the EEPROM's (12 bits), nothing converted."""
+        with self.bus.lock:
+            self.resolution = 12
+            self._retained = power_on_scratchpad(th=self.th, tl=self.tl)
+            if self.present:
+                self.write_static_files()
+
+    def _take_resolution_writes(self) -> None:
+        """Apply what a driver wrote: ``resolution`` (new kernels) or a number in ``w1_slave``."""
+        for name in ("resolution", "w1_slave"):
+            try:
+                text = (self.directory / name).read_text(encoding="ascii").strip()
+            except OSError:
+                continue
+            if text in ("9", "10", "11", "12") and int(text) != self.resolution:
+                self.resolution = int(text)
 
     def convert(self) -> None:
         """One read's worth of kernel work: convert, then rewrite ``w1_slave``/``temperature``."""
         with self.bus.lock:
             if not self.present:
                 return
+            self._take_resolution_writes()
             self.conversions += 1
             fault = self._faults.popleft() if self._faults else None
             good = scratchpad_for(
@@ -140,6 +163,9 @@ class SimulatedDs18b20:
             text, temperature = self._render(fault, good)
             (self.directory / "w1_slave").write_text(text, encoding="ascii")
             (self.directory / "temperature").write_text(temperature, encoding="ascii")
+            if self.bus.kernel == "new":
+                resolution = f"{self.resolution}\n"
+                (self.directory / "resolution").write_text(resolution, encoding="ascii")
 
     def _render(self, fault: Fault | None, good: bytes) -> tuple[str, str]:
         new_kernel = self.bus.kernel == "new"

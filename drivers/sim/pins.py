@@ -24,7 +24,13 @@ from typing import Any
 import gpiozero
 from gpiozero.mixins import SharedMixin
 from gpiozero.pins import SPI
-from gpiozero.pins.mock import MockChargingPin, MockFactory, MockPin, MockTriggerPin
+from gpiozero.pins.mock import (
+    MockChargingPin,
+    MockFactory,
+    MockPin,
+    MockTriggerPin,
+    PinState,
+)
 from gpiozero.pins.spi import SPISoftware, SPISoftwareBus
 
 from drivers.errors import DriverConfigError
@@ -146,7 +152,12 @@ def ensure_pin(
     Raises :class:`DriverConfigError` when the pin exists as another class: gpiozero would
     otherwise hand the wrong kind of pin to a driver that needs PWM, charging or echo.
     """
-    created: MockPin = factory.pin(name, pin_class=pin_class, **kwargs)
+    try:
+        created: MockPin = factory.pin(name, pin_class=pin_class, **kwargs)
+    except ValueError as exc:  # gpiozero's own PWM-ness check
+        raise DriverConfigError(
+            f"mock pin {name!r}: {exc}; this device needs {pin_class.__name__}"
+        ) from exc
     if not isinstance(created, pin_class):
         raise DriverConfigError(
             f"mock pin {name!r} already exists as {type(created).__name__}; "
@@ -226,6 +237,25 @@ def servo_opening(
     return level
 
 
+def drive_at(target: MockPin, high: bool, timestamp: float) -> None:
+    """Drive input ``target`` to ``high`` as if the edge happened at ``timestamp`` (monotonic).
+
+    gpiozero times pulses from the edge timestamps the pin reports, not from when the
+    callback runs; stamping the edge with the instant the physics puts it at keeps simulated
+    pulse widths exact however late a loaded machine schedules the thread that drives it.
+    """
+    if target.function != "input":
+        return  # the driver switched the pin back to output meanwhile: nothing to drive
+    if target.state == high:
+        return
+    target._state = high
+    target.states.append(PinState(timestamp - target._last_change, high))
+    target._last_change = timestamp
+    wanted = "rising" if high else "falling"
+    if target.edges in ("both", wanted) and target.when_changed is not None:
+        target._call_when_changed()
+
+
 class LightChargingPin(MockChargingPin):  # type: ignore[misc]
     """An LDR + capacitor on one pin: the charging time follows ``light`` (lux).
 
@@ -267,7 +297,14 @@ class LightChargingPin(MockChargingPin):  # type: ignore[misc]
     def _set_function(self, value: str) -> None:
         if value == "input":
             self.charge_time = self.charge_time_for(self.physics.get(self.quantity))
+            self._input_since = time.monotonic()
         super()._set_function(value)
+
+    def _charge(self) -> None:
+        # The capacitor reaches the threshold charge_time after the pin became an input;
+        # stamp the edge with that instant rather than with when this thread got to run.
+        if not self._charge_stop.wait(self.charge_time):
+            drive_at(self, True, self._input_since + self.charge_time)
 
 
 class EchoTriggerPin(MockTriggerPin):  # type: ignore[misc]
@@ -306,8 +343,11 @@ class EchoTriggerPin(MockTriggerPin):  # type: ignore[misc]
 
     def _echo(self) -> None:
         with self._echo_lock:
-            # The module raises echo about 0.5 ms after the trigger's falling edge.
+            # The module raises echo about 0.5 ms after the trigger; the pulse lasts the
+            # round trip.  Both edges are stamped with when they physically happen, so the
+            # measured width is exact even when this thread is scheduled late.
+            rise = time.monotonic() + 0.0005
             time.sleep(0.0005)
-            self.echo_pin.drive_high()
+            drive_at(self.echo_pin, True, rise)
             time.sleep(self.echo_time)
-            self.echo_pin.drive_low()
+            drive_at(self.echo_pin, False, rise + self.echo_time)

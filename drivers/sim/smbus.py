@@ -233,6 +233,8 @@ class SimSMBus:
             raise _oserror(errno.EINVAL)
         if self.fd is None:
             raise ValueError("SimSMBus is closed; call open(bus) first")
+        if address == 0x00:
+            return self._general_call(call, steps)
         with self._lock:
             self.address = address
             pieces: list[Piece] = []
@@ -271,6 +273,22 @@ class SimSMBus:
                 raise
             self._record(Transfer(call, address, tuple(pieces), thread))
             return results
+
+    def _general_call(self, call: str, steps: Sequence[tuple[str, Any]]) -> list[bytes]:
+        """Address 0x00: every chip that implements the general call acts on the written bytes
+        (0x06 = reset); nobody acknowledging, or a read, is a NACK."""
+        with self._lock:
+            thread = threading.current_thread().name
+            pieces = tuple(Piece("w", bytes(arg)) for kind, arg in steps if kind == "w")
+            acked = False
+            if pieces and all(kind == "w" for kind, _ in steps):
+                for chip in list(self._chips.values()):
+                    acked = chip.general_call(pieces[0].data) or acked
+            if not acked:
+                self._record(Transfer(call, 0x00, pieces, thread, errno.EREMOTEIO))
+                raise _oserror(errno.EREMOTEIO)
+            self._record(Transfer(call, 0x00, pieces, thread))
+            return []
 
     def _record(self, transfer: Transfer) -> None:
         self.history.append(transfer)

@@ -70,6 +70,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     prov.add_argument("--out", required=True, metavar="FILE", help="store file to write (0600)")
     prov.add_argument("--password-env", metavar="VAR", help="environment variable holding it")
     prov.add_argument("--force", action="store_true", help="replace an existing FILE")
+    prov.add_argument(
+        "--connected",
+        action="append",
+        default=[],
+        metavar="ICD_ID",
+        help="for a gateway: an indirectly connected device whose secret the store carries "
+        "(repeatable)",
+    )
     prov.set_defaults(handler=_provision)
 
     write = cmds.add_parser(
@@ -86,6 +94,26 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--timeout", type=float, default=30.0, metavar="S", help="seconds to wait (default 30)"
     )
     write.set_defaults(handler=_write)
+
+    call = cmds.add_parser(
+        "call",
+        parents=[common],
+        help="invoke an action of a device and wait for its answer",
+        description="Queue an action call (checked against the device model) and print the "
+        "device's RESPONSE status.",
+    )
+    call.add_argument("endpoint_id", metavar="ENDPOINT_ID")
+    call.add_argument("action", metavar="ACTION")
+    call.add_argument("value", nargs="?", metavar="VALUE", help="the argument, if it takes one")
+    call.add_argument("--urn", help="device model URN (when several models have the action)")
+    call.add_argument(
+        "--timeout", type=float, default=30.0, metavar="S", help="seconds to wait (default 30)"
+    )
+    call.set_defaults(handler=_call)
+
+    devices = cmds.add_parser("devices", parents=[common], help="list registered devices")
+    devices.add_argument("--json", action="store_true", help="one JSON object per line")
+    devices.set_defaults(handler=_devices)
 
     msgs = cmds.add_parser("messages", parents=[common], help="list (or follow) what devices sent")
     msgs.add_argument("endpoint_id", nargs="?", metavar="ENDPOINT_ID")
@@ -120,6 +148,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, on_signal)
     cloud = LocalCloud(config.data_dir, config=config)
+    cloud.recorder.enabled = False  # a test aid; a long-running server keeps no history
     try:
         cloud.start()
         print(
@@ -154,7 +183,14 @@ def _provision(args: argparse.Namespace) -> int:
     out = Path(args.out)
     password = _password(args)
     with AppClient.from_data_dir(_data_dir(args)) as client:
-        view = provision_device(client, args.device_id, out, password, force=args.force)
+        view = provision_device(
+            client,
+            args.device_id,
+            out,
+            password,
+            force=args.force,
+            connected_devices=args.connected,
+        )
     print(f"{out}: provisioning file of {view['activationId']} ({view['state']}), mode 0600")
     return 0
 
@@ -177,10 +213,38 @@ def _write(args: argparse.Namespace) -> int:
         view = client.write_and_wait(
             args.endpoint_id, values, args.timeout, urn=args.urn, text=True
         )
+    return _print_answer(args.endpoint_id, view)
+
+
+def _print_answer(endpoint_id: str, view: dict[str, Any]) -> int:
     status = view.get("statusCode")
     text = view.get("bodyText") or ""
-    print(f"{args.endpoint_id} answered {status}{(': ' + text) if text else ''}")
+    print(f"{endpoint_id} answered {status}{(': ' + text) if text else ''}")
     return 0 if isinstance(status, int) and 200 <= status < 300 else 1
+
+
+def _call(args: argparse.Namespace) -> int:
+    value: Any = AppClient.NO_ARGUMENT if args.value is None else args.value
+    with AppClient.from_data_dir(_data_dir(args)) as client:
+        view = client.call_and_wait(
+            args.endpoint_id, args.action, value, timeout_s=args.timeout, urn=args.urn, text=True
+        )
+    return _print_answer(args.endpoint_id, view)
+
+
+def _devices(args: argparse.Namespace) -> int:
+    with AppClient.from_data_dir(_data_dir(args)) as client:
+        for device in client.devices():
+            if args.json:
+                print(json.dumps(device, separators=(",", ":")))
+            else:
+                models = " ".join(device["deviceModels"])
+                gateway = f" via {device['gateway']}" if device.get("gateway") else ""
+                print(
+                    f"{device['activationId']} {device['state']} "
+                    f"{device['endpointId'] or '-'}{gateway} {models}".rstrip()
+                )
+    return 0
 
 
 def _messages(args: argparse.Namespace) -> int:

@@ -54,7 +54,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="read one sensor once (or show an actuator's state)",
         description="Build driver DRIVER with the given options and read it once.",
     )
-    p_read.add_argument("driver", metavar="DRIVER", help="driver name, e.g. bme280 (see --list)")
+    p_read.add_argument(
+        "driver", metavar="DRIVER", nargs="?", help="driver name, e.g. bme280 (see --list)"
+    )
+    p_read.add_argument("--list", action="store_true", help="list the driver names and exit")
     p_read.add_argument("--bus", help="I2C bus number (default: the driver's, 1)")
     p_read.add_argument("--address", help="I2C address, e.g. 0x76 (default: the driver's)")
     p_read.add_argument(
@@ -171,6 +174,12 @@ def _format(value: Any) -> Any:
 
 def run_read(args: argparse.Namespace) -> int:
     """Build one driver, read it once, print the reading."""
+    if args.list or args.driver is None:
+        names = registry.known_drivers()
+        if args.list:
+            print("\n".join(names))
+            return 0
+        return _error(f"name a driver to read; known drivers: {', '.join(names)}")
     cls = registry.driver_class(args.driver)
     options = _pairs(args.option, "--option")
     if args.bus is not None:

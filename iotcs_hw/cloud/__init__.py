@@ -7,6 +7,11 @@ the ``[cloud]`` extra):
 * :mod:`~iotcs_hw.cloud.app_client`: :class:`AppClient` for cloud applications and tools.
 * :mod:`~iotcs_hw.cloud.context`: :class:`ServerConfig` (every tunable and its default).
 * ``device_api``, ``messages_api``, ``objects_api``, ``admin_api``: the HTTP endpoints.
-* ``storage`` (state behind :class:`CloudStore`, SQLite by default), ``models`` (device-model
-  registry and write validation), ``pending`` (requests waiting for devices), ``tls``.
+* ``records`` (what is stored, and the :class:`CloudStore` interface), ``storage`` (its SQLite
+  implementation), ``models`` (device-model registry and write validation), ``writes`` (cloud
+  writes checked against the model), ``pending`` (requests waiting for devices), ``tls``,
+  ``provisioning`` (unified-store files), ``support`` (clock, tokens, fault switch, recorder).
+* ``dashboard.html``: a one-page view served at ``/local/dashboard`` (loopback only).
+
+See ``README.md`` beside this file for the command line and the HTTP surface.
 """

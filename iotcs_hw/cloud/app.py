@@ -48,6 +48,8 @@ async def errors_and_recording(request: web.Request, handler: Handler) -> web.St
                 response.headers[name] = exc.headers[name]
     except (ConnectionError, TimeoutError):
         raise
+    except RecursionError:  # only input nesting can get this deep
+        response = json_response(error_body(400, "request JSON is nested too deeply"), 400)
     except Exception:
         log.exception("unexpected error answering %s %s", request.method, request.path)
         response = json_response(error_body(500, "internal server error (see server log)"), 500)

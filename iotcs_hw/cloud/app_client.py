@@ -81,6 +81,9 @@ def describe_message(item: Mapping[str, Any]) -> str:
 class AppClient:
     """Talks to one local server over HTTPS, trusting only its CA."""
 
+    #: Pass as ``value`` for an action without argument (the default).
+    NO_ARGUMENT: Any = _MISSING
+
     def __init__(
         self, url: str, admin_token: str, ca_path: Path | str, *, timeout_s: float = 10.0
     ) -> None:
@@ -302,11 +305,28 @@ class AppClient:
         RESPONSE came within ``timeout_s`` (the request stays queued on the server).
         """
         pending = self.write(endpoint_id, values, urn=urn, text=text)
-        view = self.wait_for_response(pending["requestId"], timeout_s)
+        return self._answered(endpoint_id, pending["requestId"], timeout_s)
+
+    def call_and_wait(
+        self,
+        endpoint_id: str,
+        action: str,
+        value: object = _MISSING,
+        *,
+        timeout_s: float,
+        urn: str | None = None,
+        text: bool = False,
+    ) -> dict[str, Any]:
+        """Queue an action call and wait for the RESPONSE (errors as :meth:`write_and_wait`)."""
+        pending = self.call_action(endpoint_id, action, value, urn=urn, text=text)
+        return self._answered(endpoint_id, pending["requestId"], timeout_s)
+
+    def _answered(self, endpoint_id: str, request_id: str, timeout_s: float) -> dict[str, Any]:
+        view = self.wait_for_response(request_id, timeout_s)
         if view["state"] != "ANSWERED":
             raise ResponseTimeout(
                 f"no RESPONSE from {endpoint_id} within {timeout_s:g} s; request "
-                f"{pending['requestId']} is {view['state']} (is the device running?)",
+                f"{request_id} is {view['state']} (is the device running?)",
                 view,
             )
         return view

@@ -62,6 +62,8 @@ class ServerConfig:
     storage_container: str = "iotcs"
     #: Messages kept in the database; the oldest are dropped beyond this (0 keeps all).
     max_stored_messages: int = 1_000_000
+    #: SQLite ``synchronous``: NORMAL survives a server crash, FULL also a power cut (slower).
+    sqlite_synchronous: str = "NORMAL"
 
 
 class ApiError(Exception):
@@ -123,7 +125,9 @@ class CloudContext:
         self.registry = ModelRegistry.from_directory(models_dir)
         self.admin_token = _admin_token(config.data_dir / ADMIN_TOKEN)
         self.store: CloudStore = store or SqliteCloudStore(
-            config.data_dir / DATABASE, max_messages=config.max_stored_messages
+            config.data_dir / DATABASE,
+            max_messages=config.max_stored_messages,
+            synchronous=config.sqlite_synchronous,
         )
         for doc in self.store.model_documents():
             try:

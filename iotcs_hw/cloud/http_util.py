@@ -47,6 +47,8 @@ async def read_json(request: web.Request, limit: int, *, empty: Any = None) -> A
         return json.loads(body, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"request body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "request body is JSON nested too deeply") from None
 
 
 def _reject_constant(name: str) -> Any:

@@ -64,8 +64,12 @@ def provision_device(
     password: str,
     *,
     force: bool = False,
+    connected_devices: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Register ``device_id`` (or reuse its registration) and write its store to ``out``.
+
+    ``connected_devices`` (for a gateway) are registered with fresh secrets that the store
+    carries, so the gateway can sign their indirect activation.
 
     Runs in the caller's process against a running server (through ``client``).  ``out`` is
     written atomically and 0600; an existing file is kept unless ``force`` (it may be the store
@@ -77,11 +81,16 @@ def provision_device(
     if not password:
         raise ConfigError("the store password is empty")
     try:
-        view = client.register_device(device_id)
+        view = client.register_device(device_id, connected_devices=dict.fromkeys(connected_devices))
     except CloudApiError as exc:
         if exc.status != 409:
             raise
         view = client.device(device_id)
+        if connected_devices:
+            raise ConfigError(
+                f"device {device_id!r} is already registered; its connected devices cannot "
+                "be changed here"
+            ) from None
     data = client.provisioning_file(device_id, password)
     write_atomically(out, data, mode=0o600)
     return view

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 
@@ -230,18 +230,22 @@ class RecordedRequest:
 
 
 class Recorder:
-    """A bounded history of answered requests; thread-safe."""
+    """A bounded history of answered requests (bodies cut at ``max_body`` bytes); thread-safe."""
 
-    def __init__(self, maxlen: int = 10_000) -> None:
+    def __init__(self, maxlen: int = 10_000, max_body: int = 64 * 1024) -> None:
         self._lock = threading.Lock()
         self._items: deque[RecordedRequest] = deque(maxlen=maxlen)
+        self.max_body = max_body
         self.enabled = True
 
     def add(self, item: RecordedRequest) -> None:
         """Append one request (dropped silently when disabled)."""
-        if self.enabled:
-            with self._lock:
-                self._items.append(item)
+        if not self.enabled:
+            return
+        if len(item.body) > self.max_body:
+            item = replace(item, body=item.body[: self.max_body])
+        with self._lock:
+            self._items.append(item)
 
     def requests(
         self, predicate: Callable[[RecordedRequest], bool] | None = None

@@ -237,3 +237,44 @@ def test_serve_refuses_bad_input_clearly(
     err = capsys.readouterr().err
     assert "cloud.sqlite: not a usable server database" in err
     assert "Traceback" not in err
+
+
+def test_call_and_devices(
+    cloud: LocalCloud,
+    data_dir: Path,
+    thermostat: WireDevice,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    endpoint = thermostat.endpoint_id or ""
+    device = _answer_one_request(thermostat, 200, "T0s=")
+    assert main(["cloud", "call", endpoint, "boost", "3", "--data", str(data_dir)]) == 0
+    device.join(5)
+    assert capsys.readouterr().out.strip() == f"{endpoint} answered 200: OK"
+    assert main(["cloud", "call", endpoint, "boost", "--data", str(data_dir)]) == 2
+    assert "needs an argument of type INTEGER" in capsys.readouterr().err
+    argv = ["cloud", "call", endpoint, "reset", "--timeout", "0.1", "--data", str(data_dir)]
+    assert main(argv) == 2
+    assert "no RESPONSE" in capsys.readouterr().err
+    assert main(["cloud", "devices", "--data", str(data_dir)]) == 0
+    capability = "urn:oracle:iot:dcd:capability:direct_activation"
+    assert capsys.readouterr().out.strip() == (
+        f"THERMO-1 ACTIVATED {endpoint} {THERMOSTAT} {capability}"
+    )
+    assert main(["cloud", "devices", "--json", "--data", str(data_dir)]) == 0
+    assert json.loads(capsys.readouterr().out)["endpointId"] == endpoint
+
+
+def test_provision_a_gateway_with_connected_devices(
+    cloud: LocalCloud, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STORE_PW", "pw")
+    out = tmp_path / "gw.store"
+    argv = ["cloud", "provision", "GW-9", "--out", str(out), "--password-env", "STORE_PW"]
+    argv += ["--connected", "ICD-A", "--connected", "ICD-B", "--data", str(data_dir)]
+    assert main(argv) == 0
+    store = load_store(out, "pw")
+    assert sorted(store.connected_devices) == ["ICD-A", "ICD-B"]
+    registered = cloud.context.store.device("ICD-A")
+    assert registered is not None
+    assert registered.shared_secret is not None
+    assert store.connected_devices["ICD-A"] == registered.shared_secret.encode()

@@ -252,6 +252,7 @@ def test_malformed_bodies_get_4xx_json(data_dir: Path, device_key: Any) -> None:
             (b"[NaN]", 400, "not JSON"),
             (b"\xff\xfe", 400, "not JSON"),
             (b"[" + b" " * 5000 + b"]", 413, "exceeds"),
+            (b"[" * 2000 + b"]" * 2000, 400, "nested too deeply"),
         ]
         response = device.response_to({"destination": device.endpoint_id, "source": "x", "id": "r"})
         response["payload"]["body"] = "not base64!"
@@ -364,3 +365,41 @@ def test_a_poll_whose_client_left_does_not_swallow_a_request(
     answer = thermostat.post([], params="acceptBytes=4190&iot.sync&iot.timeout=5")
     assert [m["id"] for m in answer.json()] == [pending["requestId"]]
     assert app.request_state(pending["requestId"])["offerCount"] == 1
+
+
+def test_deep_but_parseable_nesting_is_a_400(thermostat: WireDevice) -> None:
+    deep: Any = 1
+    for _ in range(950):
+        deep = [deep]
+    message = thermostat.data({})
+    message["payload"]["extra"] = deep
+    answer = thermostat.post([message])
+    assert answer.status_code in (202, 400)
+    assert answer.headers["Content-Type"].startswith("application/json")
+
+
+def test_two_held_polls_one_request_goes_to_exactly_one(
+    cloud: LocalCloud, app: AppClient, thermostat: WireDevice
+) -> None:
+    answers: list[list[dict[str, Any]]] = []
+    lock = threading.Lock()
+
+    def poll() -> None:
+        device = WireDevice(cloud, thermostat.activation_id, thermostat.secret, thermostat.key)
+        device.endpoint_id, device.token = thermostat.endpoint_id, thermostat.token
+        got = device.post([], params="acceptBytes=4190&iot.sync&iot.timeout=1").json()
+        with lock:
+            answers.append(got)
+        device.close()
+
+    pollers = [threading.Thread(target=poll, name=f"test-poll-{i}") for i in range(2)]
+    for thread in pollers:
+        thread.start()
+    endpoint = thermostat.endpoint_id or ""
+    assert cloud.wait_for_held_poll(endpoint, 5)
+    pending = app.write(endpoint, {"fanLevel": 1})
+    for thread in pollers:
+        thread.join(5)
+    delivered = [m["id"] for got in answers for m in got]
+    assert delivered == [pending["requestId"]]
+    assert sorted(len(got) for got in answers) == [0, 1]

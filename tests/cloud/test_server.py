@@ -242,3 +242,14 @@ def test_a_busy_port_is_a_clear_error(cloud: LocalCloud, tmp_path: Path) -> None
 
     with pytest.raises(ConfigError, match="address already in use"):
         LocalCloud(tmp_path / "other", port=cloud.address[1]).start()
+
+
+def test_synchronous_mode_is_checked(tmp_path: Path) -> None:
+    from iotcs_hw.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="expected NORMAL or FULL"):
+        SqliteCloudStore(tmp_path / "x.sqlite", synchronous="OFF")
+    store = SqliteCloudStore(tmp_path / "y.sqlite", synchronous="FULL")
+    store.ingest(1, "EP", [IncomingMessage("EP", "DATA", "{}")], [])
+    assert len(store.messages()) == 1
+    store.close()

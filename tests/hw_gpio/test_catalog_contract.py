@@ -55,11 +55,9 @@ def test_catalogs_list_what_the_issue_asks_for() -> None:
 def test_driver_contract_over_simulation(name: str) -> None:
     cls = driver_class(name)
     assert name in (cls.NAME, "distance_sensor")
-    options = (
-        {}
-        if name in ONEWIRE_DRIVERS or name == "cpu_temperature"
-        else {"pin_factory": mock_factory()}
-    )
+    # as the runtime does: every drivers.gpio driver gets the shared pin factory
+    gpio_family = cls.__module__.startswith("drivers.gpio.")
+    options = {"pin_factory": mock_factory()} if gpio_family else {}
     device = cls.simulated(physics=Environment(seed=1), **options)
     try:
         assert device.describe()

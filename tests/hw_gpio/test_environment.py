@@ -195,3 +195,52 @@ def test_closed_loop_fan_relay_cools_what_a_ds18b20_reads(factory: MockFactory) 
         assert after < baseline.get("temperature") - 1.0
         fan.apply(False)
         assert env.level("fan") == 0.0
+
+
+def test_i2c_chip_models_see_the_same_environment(factory: MockFactory) -> None:
+    """A heater relay on a mock pin warms the room a BME280 model measures, and the INA219
+    model on the supply sees its current (the I2C chips read physics the same way)."""
+    from drivers import driver_class
+
+    env = Environment(seed=2, start_hour=3.0, weather=CALM)
+    with Relay.simulated(pin_factory=factory, pin="GPIO5", active_high=True) as heater:
+        env.couple("heater", *HEATER, level=pin_level(factory, "GPIO5"))
+        climate = driver_class("bme280").simulated(physics=env)
+        # A 4 A heater needs a smaller shunt than the 0.1 ohm default (3.2 A full scale).
+        supply = driver_class("ina219").simulated(physics=env, shunt_ohms=0.01, max_current=8.0)
+        cold = climate.read()
+        idle = supply.read()
+        heater.apply(True)
+        env.advance(1800)
+        warm = climate.read()
+        busy = supply.read()
+    assert float(warm["temperature"]) > float(cold["temperature"]) + 1.5
+    assert float(busy["current"]) > float(idle["current"]) + 1.0
+
+
+def test_closed_loop_pump_relay_wets_what_an_mcp3008_probe_reads(factory: MockFactory) -> None:
+    """Dry soil read through the ADC -> pump relay on -> the same channel reads wetter."""
+    from drivers.gpio.adc import Mcp3008
+
+    env = Environment(seed=4, weather=CALM, initial={"soil_moisture": 18.0})
+    with (
+        Relay.simulated(pin_factory=factory, pin="GPIO27", active_high=False) as pump,
+        Mcp3008.simulated(
+            physics=env,
+            pin_factory=factory,
+            channel=1,
+            quantity="soil_moisture",
+            unit="%",
+            points=[[2.8, 0.0], [1.2, 100.0]],  # capacitive probe: wetter = lower volts
+        ) as probe,
+    ):
+        env.couple("pump", *PUMP, level=state_level(pump))
+        dry = probe.read()
+        assert dry["soil_moisture"] == pytest.approx(18.0, abs=0.25)
+        pump.apply(float(dry["soil_moisture"]) < 30.0)
+        assert pin_level(factory, "GPIO27")() == 0.0  # active-low board: pin low = pump on
+        env.advance(40)
+        wet = probe.read()
+        pump.apply(False)
+    assert wet["soil_moisture"] == pytest.approx(38.0, abs=0.5)
+    assert float(wet["voltage"]) < float(dry["voltage"])

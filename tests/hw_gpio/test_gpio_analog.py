@@ -144,6 +144,21 @@ def test_mcp3008_datasheet_three_byte_transaction(factory: MockFactory) -> None:
     assert chip.conversions == 1
 
 
+def test_mcp3008_lsb_first_tail_then_zeros(factory: MockFactory) -> None:
+    """Datasheet 5.0: after B0, further clocks with CS low give B1..B9, then zeros."""
+    chip = SimulatedMcp3xxx("mcp3008", factory=factory)
+    chip.set_voltage(0, 2.0)
+    with factory.spi(port=0, device=0) as spi:
+        spi.bits_per_word = 32
+        # start, SGL=1, D2..D0 = 0; then 27 clocks: sample, null, B9..B0, B1..B9, 6 zeros
+        word = spi.transfer([0b11000 << 27])[0]
+    code = code_for(2.0, 3.3, 10)
+    assert word >> 25 == 0  # sample clock and null bit (and nothing before)
+    assert word >> 15 & 0x3FF == code
+    assert word >> 6 & 0x1FF == int(f"{code >> 1:09b}"[::-1], 2)
+    assert word & 0x3F == 0
+
+
 def test_mcp3208_datasheet_three_byte_transaction(factory: MockFactory) -> None:
     """MCP3208 datasheet section 6.1: 0b00000110 | D2, D1 D0 in the top bits, then 0x00;
     the second byte ends in B11..B8."""

@@ -144,7 +144,7 @@ def test_smoothing_options_checked(
 def test_simulated_input_follows_a_quantity(factory: MockFactory) -> None:
     physics = FixedValues(soil_moisture=10.0)
     float_switch = DigitalInput.simulated(
-        physics=physics, pin_factory=factory, pin=26, quantity="soil_moisture", threshold=30.0
+        physics=physics, pin_factory=factory, pin=26, quantity="soil_moisture", active_above=30.0
     )
     with float_switch:
         got = Collector()
@@ -159,3 +159,10 @@ def test_simulated_button_defaults() -> None:
     with Button.simulated() as button:
         assert button.describe() == "button on GPIO17"
         assert button.read() == {"pressed": False}
+
+
+def test_simulated_motion_keeps_its_own_threshold(factory: MockFactory) -> None:
+    with MotionSensor.simulated(pin_factory=factory, pin=4, threshold=0.8) as pir:
+        assert pir.gpiozero_device.threshold == 0.8
+    with pytest.raises(DriverConfigError, match="needs physics"):
+        DigitalInput.simulated(pin_factory=factory, quantity="soil_moisture")

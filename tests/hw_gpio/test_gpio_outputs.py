@@ -36,9 +36,11 @@ def test_relay_active_low_drives_pin_low_for_on(factory: MockFactory) -> None:
     assert pin_history(factory, "J8:11") == [False, True, False, True]
 
 
-def test_relay_requires_active_high() -> None:
-    with pytest.raises(TypeError, match="active_high"):
-        Relay("GPIO17")  # type: ignore[call-arg]
+def test_relay_requires_active_high(factory: MockFactory) -> None:
+    with pytest.raises(DriverConfigError, match="relay on pin 'GPIO17': say active_high: true"):
+        Relay("GPIO17", pin_factory=factory)
+    with pytest.raises(KeyError):
+        pin_state(factory, 17)  # nothing was opened
 
 
 @pytest.mark.parametrize("bad", [2, -1, 0.5, "on", None, math.nan])

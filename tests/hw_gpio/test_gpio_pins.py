@@ -8,6 +8,8 @@ from pathlib import Path
 import gpiozero
 import pytest
 from gpiozero.pins.mock import MockFactory
+from hypothesis import given
+from hypothesis import strategies as st
 
 from drivers.errors import DriverConfigError
 from drivers.gpio.digital_inputs import Button
@@ -19,7 +21,7 @@ from drivers.gpio.pin_factory import (
     gpio_pin_name,
     valid_gpio_names,
 )
-from drivers.sim.pins import SimPinFactory
+from drivers.sim.pins import SimPinFactory, mock_factory
 
 
 @pytest.mark.parametrize("name", [17, "17", "GPIO17", "BCM17", "BOARD11", "J8:11", "WPI0"])
@@ -112,3 +114,14 @@ def test_no_real_factory_off_a_pi(monkeypatch: pytest.MonkeyPatch) -> None:
         pytest.skip("this machine has a device tree; a real factory may load")
     with pytest.raises(DriverConfigError, match="no GPIO pin factory works on this machine"):
         Led("GPIO17")
+
+
+@given(name=st.one_of(st.text(max_size=8), st.integers(min_value=-5, max_value=60)))
+def test_any_pin_name_is_a_gpio_or_a_clear_config_error(name: object) -> None:
+    board = mock_factory()
+    try:
+        canonical = gpio_pin_name(board, name, driver="led")
+    except DriverConfigError as exc:
+        assert str(exc).startswith(f"led: pin {name!r} ")
+    else:
+        assert canonical in valid_gpio_names(board)

@@ -272,3 +272,51 @@ def test_simulated_sensor_follows_physics() -> None:
     assert not tree.exists()
     with pytest.raises(KeyError, match="nonexistent"):
         Ds18b20.simulated(physics=physics, quantity="nonexistent")
+
+
+def test_ds18s20_family_trusts_the_kernels_conversion() -> None:
+    # DS18S20 (family 10) counts in 0.5 degC with COUNT_REMAIN refinement that the kernel
+    # applies; the DS18B20 cross-check must not be used for it.
+    data = bytes.fromhex("2e 00 4b 46 7f ff 0c 10")
+    pad = data + bytes([crc8(data)])
+    line = "".join(f"{b:02x} " for b in pad)
+    text = f"{line}: crc={pad[8]:02x} YES\n{line}t=22750\n"
+    assert temperature_from(text, where="t", family=0x10) == 22.75
+    with pytest.raises(HardwareError, match="does not match"):
+        temperature_from(text, where="t", family=0x28)
+
+
+@pytest.mark.parametrize("kernel", ["new", "old"])
+def test_resolution_written_through_sysfs_and_restored_after_power_cycle(
+    kernel: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    physics = FixedValues(temperature=21.3)
+    bus = SimulatedW1Bus(physics=physics, kernel=kernel)  # type: ignore[arg-type]
+    try:
+        sim = bus.add_sensor()
+        sensor = Ds18b20(sim.device_id, base_path=bus.base_path, resolution=9)
+        sensor._before_read = sim.convert  # each read converts, as the kernel does
+        assert sensor.read() == {"temperature": 21.5}  # 0.5 degC steps at 9 bits
+        assert sim.resolution == 9
+        text = (sim.directory / "w1_slave").read_text()
+        assert text.startswith("58 01 4b 46 1f ff ")  # 0x0158 = 344/16 = 21.5; config 0x1f = 9 bits
+        sim.power_cycle()  # back to the EEPROM's 12 bits
+        assert sensor.read() == {"temperature": 21.312}  # this one is still a reading
+        assert "converts at 12 bits, not 9" in caplog.text
+        assert sensor.read() == {"temperature": 21.5}  # rewritten before this conversion
+    finally:
+        bus.close()
+
+
+def test_resolution_option_checked() -> None:
+    with pytest.raises(DriverConfigError, match="resolution 8 must be one of 9, 10, 11, 12"):
+        Ds18b20(resolution=8)
+
+
+def test_resolution_write_failure_is_a_bus_error(bus: SimulatedW1Bus) -> None:
+    sim = bus.add_sensor()
+    (sim.directory / "resolution").unlink()
+    (sim.directory / "resolution").mkdir()  # writing it now fails like an EIO would
+    sensor = Ds18b20(sim.device_id, base_path=bus.base_path, resolution=10)
+    with pytest.raises(BusError, match=r"writing resolution 10 to .*resolution failed"):
+        sensor.read()

@@ -206,3 +206,16 @@ def test_mcp9808_bad_resolution() -> None:
 def test_mcp9808_round_trip(t: float) -> None:
     sensor = MCP9808.simulated(physics=FixedValues(temperature=t))
     assert sensor.read()["temperature"] == pytest.approx(t, abs=0.0625 / 2 + 1e-9)
+
+
+def test_mcp9808_shutdown_freezes_the_temperature(sim_bus: SimSMBus, clock: VirtualClock) -> None:
+    physics = FixedValues(temperature=25.0)
+    sim_bus.attach(0x18, MCP9808Model(physics=physics))
+    sensor = MCP9808(bus=sim_bus)
+    assert sensor.read() == {"temperature": 25.0}
+    sim_bus.write_i2c_block_data(0x18, 0x01, [0x01, 0x00])  # SHDN
+    physics.set("temperature", 30.0)
+    clock.advance(1.0)
+    assert sensor.read() == {"temperature": 25.0}
+    sensor.reinitialize()  # clears SHDN, waits one conversion
+    assert sensor.read() == {"temperature": 30.0}

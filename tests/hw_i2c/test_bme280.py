@@ -227,3 +227,47 @@ def test_bmp280_round_trip(t: float, p: float) -> None:
     reading = sensor.read()
     assert reading["temperature"] == pytest.approx(t, abs=0.008)
     assert reading["pressure"] == pytest.approx(p, abs=0.003)
+
+
+def test_repr_close_and_use_after_close(sim_bus: SimSMBus) -> None:
+    sensor = BME280.simulated(bus=sim_bus)
+    assert repr(sensor) == "<BME280 bme280 on bus 1, address 0x76 open>"
+    sensor.close()
+    sensor.close()  # idempotent
+    assert repr(sensor) == "<BME280 bme280 on bus 1, address 0x76 closed>"
+    with pytest.raises(DriverConfigError, match="bme280 on bus 1, address 0x76 is closed"):
+        sensor.read()
+
+
+def test_registry_resolves_and_creates_over_a_simulated_bus(sim_bus: SimSMBus) -> None:
+    from drivers import create, driver_class
+
+    assert driver_class("bmp280") is BMP280
+    sim_bus.attach(0x77, BME280Model())
+    sensor = create("bme280", bus=sim_bus, address=0x77)
+    assert isinstance(sensor, BME280)
+    assert sensor.describe() == "bme280 on bus 1, address 0x77"
+
+
+@pytest.mark.parametrize(("coefficient", "samples"), [(2, 2), (4, 5), (8, 11), (16, 22)])
+def test_iir_filter_step_response_matches_the_datasheet(coefficient: int, samples: int) -> None:
+    """Samples to reach 75 % of a step (pages A.5): c = 2 -> 2, 4 -> 5, 8 -> 11, 16 -> 22."""
+    physics = FixedValues(temperature=20.0)
+    sensor = BME280.simulated(
+        physics=physics, bus=SimSMBus(1, clock=VirtualClock()), iir_filter=coefficient
+    )
+    assert sensor.read()["temperature"] == 20.0
+    physics.set("temperature", 30.0)
+    readings = [sensor.read()["temperature"] for _ in range(samples)]
+    assert readings[-2] < 27.5 <= readings[-1]
+    assert readings == sorted(readings)
+
+
+def test_writing_the_filter_resets_its_memory(sim_bus: SimSMBus) -> None:
+    physics = FixedValues(temperature=20.0)
+    sensor = BME280.simulated(physics=physics, bus=sim_bus, iir_filter=16)
+    sensor.read()
+    physics.set("temperature", 30.0)
+    assert sensor.read()["temperature"] < 21.0
+    sensor.reinitialize()  # rewrites config.filter (after a reset): memory cleared
+    assert sensor.read()["temperature"] == 30.0

@@ -138,7 +138,7 @@ def test_unknown_option_suggests_the_right_one(capsys: pytest.CaptureFixture[str
     assert main(["read", "bme280", "--simulate", "-o", "oversampleing=2"]) == 2
     assert capsys.readouterr().err == (
         "iotcs-hw: error: bme280: unknown option 'oversampleing' (did you mean 'oversampling'?); "
-        "options: address, bus, oversampling\n"
+        "options: address, bus, iir_filter, oversampling\n"
     )
 
 
@@ -157,3 +157,14 @@ def test_every_i2c_driver_reads_simulated(driver: str, capsys: pytest.CaptureFix
     data = json.loads(capsys.readouterr().out)
     assert data["driver"] == driver
     assert ("reading" in data) != ("state" in data)
+
+
+def test_list_and_missing_driver_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["read", "--list"]) == 0
+    names = capsys.readouterr().out.split()
+    assert {"bme280", "ina219", "pca9685_servo", "pcf8574_input"} <= set(names)
+    assert names == sorted(names)
+    assert main(["read"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "iotcs-hw: error: name a driver to read; known drivers: "
+    )

@@ -261,3 +261,61 @@ def test_htu21d_family_round_trip(t: float, h: float, chip: type[HTU21D], bits: 
     # One step of the resolution in use (truncated, so up to one full step low).
     assert reading["temperature"] == pytest.approx(t, abs=175.72 / (1 << t_bits) + 0.002)
     assert reading["humidity"] == pytest.approx(h, abs=125.0 / (1 << bits) + 0.002)
+
+
+def test_sht3x_setup_breaks_periodic_mode_before_the_soft_reset(
+    sim_bus: SimSMBus, clock: VirtualClock
+) -> None:
+    model = SHT3xModel(physics=FixedValues(temperature=25.0, humidity=50.0))
+    sim_bus.attach(0x44, model)
+    sim_bus.write_byte_data(0x44, 0x27, 0x37)  # left in 10 mps periodic mode by a previous run
+    clock.advance(1.0)
+    sensor = SHT3x(bus=sim_bus)
+    commands = [
+        t.pieces[0].data.hex() for t in sim_bus.history if t.pieces and t.pieces[0].kind == "w"
+    ]
+    assert commands[1:4] == ["3093", "30a2", "f32d"]
+    assert sensor.read() == {"temperature": 25.0, "humidity": 50.0008}
+
+
+def test_sht3x_periodic_mode_fetch_and_break(sim_bus: SimSMBus, clock: VirtualClock) -> None:
+    from smbus2 import i2c_msg
+
+    model = SHT3xModel(physics=FixedValues(temperature=25.0, humidity=50.0))
+    sim_bus.attach(0x44, model)
+    sim_bus.write_byte_data(0x44, 0x21, 0x30)  # 1 mps, high repeatability
+    sim_bus.write_byte_data(0x44, 0xE0, 0x00)  # fetch before the first sample: NACK
+    with pytest.raises(OSError, match="Remote I/O"):
+        sim_bus.read_byte(0x44)
+    clock.advance(1.0)
+    sim_bus.write_byte_data(0x44, 0xE0, 0x00)
+    msg = i2c_msg.read(0x44, 6)
+    sim_bus.i2c_rdwr(msg)
+    assert bytes(msg) == bytes.fromhex("6666938000a2")
+    sim_bus.write_byte_data(0x44, 0xE0, 0x00)  # the fetch cleared the data memory
+    with pytest.raises(OSError, match="Remote I/O"):
+        sim_bus.i2c_rdwr(i2c_msg.read(0x44, 6))
+    sim_bus.write_byte_data(0x44, 0xF3, 0x2D)  # not Break/Fetch in periodic mode: ignored
+    with pytest.raises(OSError, match="Remote I/O"):
+        sim_bus.i2c_rdwr(i2c_msg.read(0x44, 3))
+    assert model.status & 0x0002  # "last command not processed"
+    sim_bus.write_byte_data(0x44, 0x30, 0x93)  # Break: back to single shot
+    sim_bus.write_byte_data(0x44, 0xF3, 0x2D)
+    status = i2c_msg.read(0x44, 3)
+    sim_bus.i2c_rdwr(status)
+    assert bytes(status) == bytes.fromhex("8010e1")
+
+
+def test_si7021_electronic_id_and_firmware(sim_bus: SimSMBus) -> None:
+    sim_bus.attach(0x40, Si7021Model())
+    sim_bus.write_i2c_block_data(0x40, 0xFC, [0xC9])
+    from smbus2 import i2c_msg
+
+    eid = i2c_msg.read(0x40, 6)
+    sim_bus.i2c_rdwr(eid)
+    data = bytes(eid)
+    assert data[0] == 0x15
+    assert htu21d.htu_crc(data[:2]) == data[2]
+    assert htu21d.htu_crc(data[3:5]) == data[5]
+    sim_bus.write_i2c_block_data(0x40, 0x84, [0xB8])
+    assert sim_bus.read_byte(0x40) == 0x20  # firmware 2.0

@@ -166,3 +166,22 @@ def test_write_only_register_cannot_be_read(sim_bus: SimSMBus) -> None:
     regs = RegisterDevice(I2CBus(sim_bus, bus_id=1), 0x76)
     with pytest.raises(ReadOnlyRegister, match=r"RESET\(0xE0\) is write-only"):
         regs.read_raw(reg)
+
+
+def test_option_parsers_accept_what_a_model_file_or_cli_gives() -> None:
+    from drivers.i2c.device import parse_address, parse_choice, parse_float
+
+    assert parse_address("x", "0x76", (0x76, 0x77)) == 0x76
+    assert parse_address("x", 119, (0x76, 0x77)) == 0x77
+    assert parse_choice("x", "fsr", "4.096", (6.144, 4.096)) == 4.096
+    assert parse_choice("x", "n", "16", (1, 16)) == 16
+    with pytest.raises(DriverConfigError, match=r"x: option 'n' = True is not valid; valid: 1, 16"):
+        parse_choice("x", "n", True, (1, 16))
+    with pytest.raises(
+        DriverConfigError, match=r"option 'mode' = 'hihg' is not valid \(did you mean 'high'\?\)"
+    ):
+        parse_choice("x", "mode", "hihg", ("high", "low"))
+    with pytest.raises(DriverConfigError, match=r"option 'r' = 'nan' is not a number"):
+        parse_float("x", "r", "nan")
+    with pytest.raises(DriverConfigError, match=r"option 'r' = 5 is out of range; valid: 0\.\.1"):
+        parse_float("x", "r", 5, 0, 1)

@@ -83,3 +83,26 @@ def test_history_is_bounded(sim_bus: SimSMBus) -> None:
     for _ in range(20):
         sim_bus.read_byte(0x18)
     assert len(sim_bus.history) == 5
+
+
+def test_general_call_reset_reaches_every_chip_that_implements_it(sim_bus: SimSMBus) -> None:
+    from drivers.sim.chips.ads1115 import ADS1115Model
+    from drivers.sim.chips.sht3x import SHT3xModel
+
+    pwm = sim_bus.attach(0x40, PCA9685Model())
+    adc = sim_bus.attach(0x48, ADS1115Model())
+    sim_bus.attach(0x44, SHT3xModel())
+    sim_bus.attach(0x18, MCP9808Model())  # no general call: keeps its state
+    assert isinstance(pwm, PCA9685Model)
+    assert isinstance(adc, ADS1115Model)
+    sim_bus.write_byte_data(0x40, 0x00, 0x01)  # PCA9685 awake
+    sim_bus.write_i2c_block_data(0x48, 0x02, [0x12, 0x34])
+    sim_bus.write_byte_data(0x18, 0x08, 0x00)
+    sim_bus.write_byte(0x00, 0x06)
+    assert pwm.sleeping
+    assert sim_bus.read_i2c_block_data(0x48, 0x02, 2) == [0x80, 0x00]
+    assert sim_bus.read_byte_data(0x18, 0x08) == 0x00
+    with pytest.raises(OSError, match="Remote I/O"):
+        sim_bus.read_byte(0x44)  # resetting: no answer for 1.5 ms
+    with pytest.raises(OSError, match="Remote I/O"):
+        sim_bus.write_byte(0x00, 0x07)  # nobody acts on 0x07

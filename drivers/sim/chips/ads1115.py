@@ -127,6 +127,13 @@ class ADS1115Model(WordRegisterChip):
             self._continuous_since = self.now()
             self._continuous_done = 0
 
+    def general_call(self, data: bytes) -> bool:
+        """General-call reset (0x06): registers to power-on values, power-down (pages A.1)."""
+        if data[:1] != b"\x06":
+            return False
+        self.power_on()
+        return True
+
     def describe(self) -> str:
         """Config and conversion count."""
         return f"{self.NAME} config=0x{self.registers[CONFIG]:04x} n={self.conversions}"

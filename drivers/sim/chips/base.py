@@ -69,6 +69,13 @@ class SimChip:
     def quick(self) -> None:
         """A quick write (address only): chips acknowledge their address by default."""
 
+    def general_call(self, data: bytes) -> bool:
+        """A write to the general-call address 0x00; True when this chip acts on it (ACKs).
+
+        Chips that implement the general-call reset (``0x06``) override this.
+        """
+        return False
+
     def corrupt_crc(self, reads: int) -> None:
         """Make the next ``reads`` CRC-carrying answers have a wrong CRC."""
         if not self.HAS_CRC:

@@ -13,11 +13,13 @@
   (bisection, A.7): the temperature code by the double formula, t_fine by the integer formula
   the driver uses, then pressure and humidity codes; quantised to the oversampling's resolution.
 
-Not modelled: the IIR filter (writes to ``config.filter`` are stored, the output is unfiltered).
+* IIR filter on T and P (``config.filter``): memory initialised by the first sample, reset by
+  writing the filter field, kept while a channel is skipped; a filtered BME280 outputs 20 bits.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -69,6 +71,37 @@ def _quantise(code: int, oversampling: int, bits: int, sentinel: int) -> int:
     return code
 
 
+@functools.lru_cache(maxsize=512)
+def invert(
+    cal: bosch.Calibration,
+    with_humidity: bool,
+    temperature: float,
+    pressure_hpa: float,
+    humidity: float,
+    t_oversampling: int = 16,
+) -> tuple[int, int, int]:
+    """Codes for physical values by bisection over the driver's integer formulas (A.7).
+
+    Cached: a simulation that holds its values still costs the bisections once.
+    """
+    # Invert the integer path the driver uses: t_fine is 5120 per degC (the double path's
+    # t_fine differs from it by up to ~12 at low temperatures).
+    adc_t = _bisect(
+        lambda c: bosch.temperature_int32(c, cal)[0], temperature * 5120.0, 0, (1 << 20) - 1, True
+    )
+    adc_t = _quantise(adc_t, t_oversampling or 16, 20, bosch.SKIPPED_20BIT)
+    t_fine, _ = bosch.temperature_int32(adc_t, cal)
+    target_q = pressure_hpa * 25600.0
+    adc_p = _bisect(
+        lambda c: bosch.pressure_int64(c, t_fine, cal), target_q, 0, (1 << 20) - 1, False
+    )
+    adc_h = 0
+    if with_humidity:
+        target_h = min(max(humidity, 0.0), 100.0) * 1024.0
+        adc_h = _bisect(lambda c: bosch.humidity_int32(c, t_fine, cal), target_h, 0, 0xFFFF, True)
+    return adc_t, adc_p, adc_h
+
+
 class BME280Model(SimChip):
     """A simulated BME280.
 
@@ -116,6 +149,7 @@ class BME280Model(SimChip):
         self._busy_until: float | None = None
         self._normal_since: float | None = None
         self._normal_cycles = 0
+        self._iir: dict[str, float] = {}
         self._reset_at = self._clock.monotonic() if self._clock is not None else None
 
     def attached(self, clock: Clock) -> None:
@@ -161,31 +195,16 @@ class BME280Model(SimChip):
 
     # --- the physics -> codes inversion ----------------------------------------------------
     def codes_for(
-        self, temperature: float, pressure_hpa: float, humidity: float
+        self, temperature: float, pressure_hpa: float, humidity: float, t_oversampling: int = 16
     ) -> tuple[int, int, int]:
-        """(adc_T, adc_P, adc_H) the chip outputs for these physical values at oversampling x16."""
-        cal = self.calibration
-        # Invert the integer path the driver uses: t_fine is 5120 per degC (the double path's
-        # t_fine differs from it by up to ~12 at low temperatures).
-        adc_t = _bisect(
-            lambda c: bosch.temperature_int32(c, cal)[0],
-            temperature * 5120.0,
-            0,
-            (1 << 20) - 1,
-            True,
+        """(adc_T, adc_P, adc_H) the chip outputs for these physical values.
+
+        adc_T is quantised to ``t_oversampling``'s resolution first: pressure and humidity are
+        compensated with the t_fine of the temperature code the chip really outputs.
+        """
+        return invert(
+            self.calibration, self.HAS_HUMIDITY, temperature, pressure_hpa, humidity, t_oversampling
         )
-        t_fine, _ = bosch.temperature_int32(adc_t, cal)
-        target_q = pressure_hpa * 25600.0
-        adc_p = _bisect(
-            lambda c: bosch.pressure_int64(c, t_fine, cal), target_q, 0, (1 << 20) - 1, False
-        )
-        adc_h = 0
-        if self.HAS_HUMIDITY:
-            target_h = min(max(humidity, 0.0), 100.0) * 1024.0
-            adc_h = _bisect(
-                lambda c: bosch.humidity_int32(c, t_fine, cal), target_h, 0, 0xFFFF, True
-            )
-        return adc_t, adc_p, adc_h
 
     def _convert(self) -> None:
         """One completed measurement: sample the physics, write the data registers."""
@@ -194,9 +213,19 @@ class BME280Model(SimChip):
         temperature = self.physics.get("temperature")
         pressure = self.physics.get("pressure")
         humidity = self.physics.get("humidity") if self.HAS_HUMIDITY and h_os else 0.0
-        adc_t, adc_p, adc_h = self.codes_for(temperature, pressure, humidity)
-        adc_t = _quantise(adc_t, t_os, 20, bosch.SKIPPED_20BIT) if t_os else bosch.SKIPPED_20BIT
-        adc_p = _quantise(adc_p, p_os, 20, bosch.SKIPPED_20BIT) if p_os else bosch.SKIPPED_20BIT
+        coefficient = self.iir_coefficient()
+        # With the filter on, a BME280 outputs 20-bit T and P; a BMP280 keeps the osrs resolution.
+        full = coefficient > 1 and self.HAS_HUMIDITY
+        adc_t, adc_p, adc_h = self.codes_for(temperature, pressure, humidity, 16 if full else t_os)
+        if t_os:
+            adc_t = self._filtered("t", adc_t, coefficient, 16 if full else t_os)
+        else:
+            adc_t = bosch.SKIPPED_20BIT  # the filter memory is kept for when it comes back
+        if p_os:
+            adc_p = _quantise(adc_p, 16 if full else p_os, 20, bosch.SKIPPED_20BIT)
+            adc_p = self._filtered("p", adc_p, coefficient, 16 if full else p_os)
+        else:
+            adc_p = bosch.SKIPPED_20BIT
         self.mem[0xF7:0xFD] = bytes(
             [
                 adc_p >> 12,
@@ -210,6 +239,20 @@ class BME280Model(SimChip):
         if self.HAS_HUMIDITY:
             adc_h = _quantise(adc_h, h_os, 16, bosch.SKIPPED_16BIT) if h_os else bosch.SKIPPED_16BIT
             self.mem[0xFD:0xFF] = bytes([adc_h >> 8, adc_h & 0xFF])
+
+    def iir_coefficient(self) -> int:
+        """The IIR filter coefficient set in ``config.filter`` (1 = off)."""
+        code = (self.mem[REG_CONFIG] >> 2) & 7
+        return 1 << min(code, 4)
+
+    def _filtered(self, channel: str, code: int, coefficient: int, oversampling: int) -> int:
+        """x = (x_prev * (c - 1) + x_adc) / c; the first sample after a reset initialises it."""
+        if coefficient == 1:
+            return code
+        previous = self._iir.get(channel)
+        value = code if previous is None else (previous * (coefficient - 1) + code) / coefficient
+        self._iir[channel] = value
+        return _quantise(round(value), oversampling, 20, bosch.SKIPPED_20BIT)
 
     # --- the bus side ---------------------------------------------------------------------
     def _peek(self, register: int) -> int:
@@ -234,6 +277,8 @@ class BME280Model(SimChip):
             self.mem[REG_CTRL_HUM] = value & 0x07
         elif register == REG_CONFIG:
             if self.mem[REG_CTRL_MEAS] & 3 != 3:  # ignored in normal mode
+                if (value ^ self.mem[REG_CONFIG]) & 0x1C:
+                    self._iir = {}  # writing filter resets the IIR memory
                 self.mem[REG_CONFIG] = value & 0xFD
         elif register == REG_CTRL_MEAS:
             self._osrs_h_latched = self.mem[REG_CTRL_HUM] & 7

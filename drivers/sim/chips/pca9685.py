@@ -126,6 +126,13 @@ class PCA9685Model(SimChip):
             self.pointer = self._next(register)
         return bytes(out)
 
+    def general_call(self, data: bytes) -> bool:
+        """SWRST: a single 0x06 resets to power-up values; extra bytes are NACKed (pages C.1)."""
+        if data != b"\x06":
+            return False
+        self.power_on()
+        return True
+
     def describe(self) -> str:
         """Mode, frequency and the channels that are on."""
         on = [n for n in range(16) if self.duty(n) > 0]

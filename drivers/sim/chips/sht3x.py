@@ -171,6 +171,14 @@ class SHT3xModel(SimChip):
         data, self._data = self._data, None
         return (data + b"\xff" * length)[:length]
 
+    def general_call(self, data: bytes) -> bool:
+        """General-call reset (0x06): as a soft reset (pages C.3)."""
+        if data[:1] != b"\x06":
+            return False
+        self._reset_state()
+        self._awake_at = self.now() + RESET_TIME_S
+        return True
+
     def describe(self) -> str:
         """Status word and measurement count."""
         return f"{self.NAME} status=0x{self.status:04x} n={self.measurements}"
