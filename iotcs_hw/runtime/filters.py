@@ -100,6 +100,8 @@ def fit_line(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
     mean_y = sum(y for _, y in points) / n
     sxx = sum((x - mean_x) * (x - mean_x) for x, _ in points)
     sxy = sum((x - mean_x) * (y - mean_y) for x, y in points)
+    if sxx == 0 or not math.isfinite(sxx):
+        raise ValueError("the datapoints' measured values are too close together to fit a line")
     slope = sxy / sxx
     return slope, mean_y - slope * mean_x
 
@@ -192,6 +194,8 @@ class Clamp(Filter):
 
 
 def _round_half_away(x: float) -> float:
+    if not math.isfinite(x):
+        return x
     return math.copysign(math.floor(abs(x) + 0.5), x)
 
 
@@ -203,9 +207,10 @@ class Round(Filter):
 
     def feed(self, value: Value) -> Value | None:
         x = float(value)
-        if not math.isfinite(x):
-            return x
-        return _round_half_away(x * self.factor) / self.factor
+        scaled = x * self.factor
+        if not math.isfinite(scaled):
+            return x  # too large to carry that many decimals: already "rounded"
+        return _round_half_away(scaled) / self.factor
 
 
 class RoundToMultipleOf(Filter):
@@ -216,9 +221,10 @@ class RoundToMultipleOf(Filter):
 
     def feed(self, value: Value) -> Value | None:
         x = float(value)
-        if not math.isfinite(x):
+        steps = x / self.multiple
+        if not math.isfinite(steps):
             return x
-        return _round_half_away(x / self.multiple) * self.multiple
+        return _round_half_away(steps) * self.multiple
 
 
 class FilterOut(Filter):

@@ -131,3 +131,16 @@ def test_cli_on_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert main(["check", str(missing)]) == 1
     out, _ = capsys.readouterr()
     assert out.strip() == f"{missing}:1:1: cannot read the model file: No such file or directory"
+
+
+def test_cli_with_a_models_directory_that_does_not_exist(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "models"
+    assert main(["check", str(GREENHOUSE_YAML), "--models", str(missing)]) == 1
+    out, _ = capsys.readouterr()
+    assert out.strip() == (
+        f"{GREENHOUSE_YAML}:20:12: device 'greenhouse': device model "
+        f"'urn:com:iotcshw:device:greenhouse' is not among the device models in {missing}; "
+        f"could not read: {missing}: no such directory"
+    )

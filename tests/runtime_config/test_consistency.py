@@ -481,3 +481,18 @@ def test_a_named_adc_quantity_becomes_a_reading() -> None:
         "11:69: devices[0].sensors[0].readings.moisture: driver 'ads1115' has no reading "
         "'moisture' (did you mean 'soil_moisture'?); it reads: voltage, soil_moisture"
     )
+
+
+def test_validate_later_against_fetched_models() -> None:
+    from iotcs_hw.runtime.config import validate_against_models
+
+    text = HEAD + "    sensors:\n      - {name: a, driver: bme280, readings: {temperature: tmp}}\n"
+    model_file = parse_text(text, "f.yaml")  # schema only: no models at hand yet
+    fetched = ModelMapping([DeviceModel.fromFile(MODELS_DIR / "greenhouse.json")])
+    with pytest.raises(ModelFileError) as info:
+        validate_against_models(model_file, fetched)
+    assert [str(d) for d in info.value.diagnostics] == [
+        "f.yaml:6:59: sensor 'a' reading 'temperature': device model "
+        "urn:com:iotcshw:device:greenhouse has no attribute 'tmp' (did you mean 'temp'?)"
+    ]
+    validate_against_models(valid("sensors: []\n"), fetched)

@@ -7,7 +7,7 @@ import math
 import statistics
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from iotcs_hw.runtime import filters as f
@@ -404,7 +404,8 @@ def test_build_filter_covers_every_spec() -> None:
 
 
 def _points(min_size: int) -> st.SearchStrategy[tuple[tuple[float, float], ...]]:
-    coordinate = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False)
+    """Datapoints the schema accepts: within ±1e9, measured values at least 1e-3 apart."""
+    coordinate = st.integers(-(10**12), 10**12).map(lambda n: n / 1000)
     return st.lists(
         st.tuples(coordinate, coordinate), min_size=min_size, max_size=6, unique_by=lambda p: p[0]
     ).map(tuple)
@@ -445,6 +446,7 @@ inputs = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**6), 
     st.lists(specs, min_size=1, max_size=5),
     st.lists(st.tuples(inputs, st.floats(min_value=0, max_value=1e4)), max_size=30),
 )
+@settings(max_examples=300)
 def test_any_chain_takes_any_input_without_raising(
     chain_specs: list[m.FilterSpec], feed: list[tuple[float, float]]
 ) -> None:
@@ -482,3 +484,13 @@ def test_polynomial_specs_the_schema_accepts_always_build(
     (spec,) = model_file.sensors[0].readings[0].filters
     flt = f.build_filter(spec)
     assert isinstance(flt.feed(1.0), float)
+
+
+def test_round_keeps_values_too_large_for_its_decimals() -> None:
+    assert f.Round(9).feed(1.797693134862316e299) == 1.797693134862316e299
+    assert f.RoundToMultipleOf(1e-300).feed(1e300) == 1e300
+
+
+def test_calibration_points_too_close_are_refused_by_the_fit() -> None:
+    with pytest.raises(ValueError, match="too close together"):
+        f.fit_line([(0.0, 1.0), (5e-324, 2.0)])

@@ -1,6 +1,6 @@
 """Thousands of mutated model files: the checker only ever answers with its own error.
 
-Two mutation families, both starting from the shipped greenhouse file: tree mutations (delete a
+Two mutation families, starting from the shipped greenhouse files: tree mutations (delete a
 key, replace a value by a random scalar or container, duplicate a pin, rename a key, insert an
 unknown key) re-dumped as YAML, and text mutations (insert, delete or replace characters) that
 break the YAML itself.  Whatever comes in, ``parse_text`` returns a ModelFile or raises
@@ -24,6 +24,7 @@ from iotcs_hw.runtime.config.drivers_info import DriverCatalog
 MODELS_DIR = Path(__file__).resolve().parents[2] / "device_models"
 GREENHOUSE_TEXT = (MODELS_DIR / "greenhouse.yaml").read_text()
 GREENHOUSE: Any = yaml.safe_load(GREENHOUSE_TEXT)
+GATEWAY: Any = yaml.safe_load((MODELS_DIR / "greenhouse-gateway.yaml").read_text())
 MODELS = ModelDirectory(MODELS_DIR)
 DRIVERS = DriverCatalog()
 _DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -117,9 +118,15 @@ def _assert_checker_answers(text: str) -> ModelFile | None:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(data=st.data(), rounds=st.integers(min_value=1, max_value=4))
-def test_tree_mutations_only_ever_raise_model_file_error(data: st.DataObject, rounds: int) -> None:
-    tree = copy.deepcopy(GREENHOUSE)
+@given(
+    data=st.data(),
+    rounds=st.integers(min_value=1, max_value=4),
+    base=st.sampled_from([GREENHOUSE, GATEWAY]),
+)
+def test_tree_mutations_only_ever_raise_model_file_error(
+    data: st.DataObject, rounds: int, base: Any
+) -> None:
+    tree = copy.deepcopy(base)
     for _ in range(rounds):
         tree = _mutate(tree, data)
     text = yaml.dump(tree, Dumper=_DUMPER, sort_keys=False, allow_unicode=True)

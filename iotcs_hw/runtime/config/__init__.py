@@ -15,9 +15,10 @@ import os
 from pathlib import Path
 
 from iotcs_hw.runtime.config.device_models import ModelDirectory, ModelMapping, ModelResolver
-from iotcs_hw.runtime.config.diagnostics import Diagnostic, ModelFileError
+from iotcs_hw.runtime.config.diagnostics import Diagnostic, Diagnostics, ModelFileError
 from iotcs_hw.runtime.config.loader import load_model_file, parse_text
 from iotcs_hw.runtime.config.model import ModelFile
+from iotcs_hw.runtime.config.model_check import check_against_models
 from iotcs_hw.runtime.config.schema import format_duration
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "load_model_file",
     "parse_text",
     "summarize",
+    "validate_against_models",
 ]
 
 
@@ -44,6 +46,16 @@ def check_file(
     """
     directory = Path(models_dir) if models_dir is not None else Path(path).parent
     return load_model_file(path, models=ModelDirectory(directory))
+
+
+def validate_against_models(model_file: ModelFile, models: ModelResolver) -> None:
+    """Check an already loaded file against device models obtained later (``run`` fetches them
+    from the server after activation).  Raises :class:`ModelFileError` with every problem, at
+    the positions the file was loaded from.
+    """
+    diagnostics = Diagnostics()
+    check_against_models(model_file, models, diagnostics)
+    diagnostics.raise_if_any()
 
 
 def summarize(model_file: ModelFile) -> str:

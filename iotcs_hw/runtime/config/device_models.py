@@ -62,6 +62,9 @@ class ModelDirectory:
     def _load(self) -> dict[str, DeviceModel]:
         if self._models is None:
             self._models = {}
+            if not self.directory.is_dir():
+                self._problems.append(f"{self.directory}: no such directory")
+                return self._models
             try:
                 files = sorted(self.directory.glob("*.json"))
             except OSError as exc:

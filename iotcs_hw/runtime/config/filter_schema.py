@@ -32,7 +32,7 @@ from iotcs_hw.runtime.config.schema import (
     number,
     ok,
 )
-from iotcs_hw.runtime.filters import fit_polynomial
+from iotcs_hw.runtime.filters import fit_line, fit_polynomial
 
 FilterParser = Callable[[Node | None, Context, str, m.SourcePos], Any]
 #: Which readings a filter applies to.
@@ -186,10 +186,15 @@ def _calibrate_linear(node: Node | None, ctx: Context, path: str, pos: m.SourceP
         if not ok(points_node) or not ok(method):
             return INVALID
     assert points_node is not None
-    points = _datapoints(
-        points_node, ctx, join(path, "datapoints") if points_node is not node else path, 2
-    )
-    return m.CalibrateLinearFilter(points, method, pos) if ok(points) else INVALID
+    points_path = join(path, "datapoints") if points_node is not node else path
+    points = _datapoints(points_node, ctx, points_path, 2)
+    if not ok(points):
+        return INVALID
+    try:
+        fit_line(points)
+    except ValueError as exc:
+        return ctx.error(points_node, points_path, str(exc))
+    return m.CalibrateLinearFilter(points, method, pos)
 
 
 def _method(node: Node, ctx: Context, path: str) -> Any:

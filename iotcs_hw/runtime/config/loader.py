@@ -24,15 +24,15 @@ from iotcs_hw.runtime.config.device_models import ModelResolver
 from iotcs_hw.runtime.config.diagnostics import Diagnostic, ModelFileError
 from iotcs_hw.runtime.config.drivers_info import DriverCatalog
 from iotcs_hw.runtime.config.model_check import check_against_models
-from iotcs_hw.runtime.config.schema import NODE, Context, items_of, mapping, ok
+from iotcs_hw.runtime.config.schema import NODE, Context, TooLarge, items_of, mapping, ok
 from iotcs_hw.runtime.config.sections import (
-    ModelContext,
     parse_buses,
     parse_device,
     parse_health,
     parse_logging,
     parse_store,
 )
+from iotcs_hw.runtime.config.sensor_schema import ModelContext
 
 FILE_SCHEMA = {
     "store": NODE,
@@ -92,7 +92,11 @@ def parse_text(
             ctx.diagnostics.error(m.SourcePos(file, 1, 1), "the file is empty")
         ctx.diagnostics.raise_if_any()
         raise AssertionError("unreachable")  # pragma: no cover
-    result = _parse_root(root, ctx)
+    try:
+        result = _parse_root(root, ctx)
+    except TooLarge as exc:
+        ctx.diagnostics.error(ctx.pos(root), str(exc))
+        ctx.diagnostics.raise_if_any()
     if result is not None:
         crosscheck(result, ctx.diagnostics, ctx.drivers, partial=frozenset(ctx.partial))
         if models is not None:

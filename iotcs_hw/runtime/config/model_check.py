@@ -57,7 +57,8 @@ def _attribute(
         attr = model.attribute(name)
         if attr is not None:
             return attr, names
-        names.extend(model.getDeviceModelAttributes())
+        for attr in model.getDeviceModelAttributes().values():
+            names.extend(n for n in (attr.name, attr.alias) if n)
     return None, names
 
 

@@ -59,11 +59,21 @@ def ok(value: Any) -> TypeGuard[Any]:
     return value is not INVALID
 
 
+class TooLarge(Exception):
+    """The file expands (through aliases) to more values than a model file can need."""
+
+
+#: How many values a model file may expand to.  A real one has a few hundred; aliases nested
+#: in aliases ("billion laughs") would otherwise make validation walk an exponential tree.
+MAX_VALUES = 200_000
+
+
 class Context:
     """Where diagnostics go, plus the file name positions are reported against."""
 
     def __init__(self, file: str, diagnostics: Diagnostics | None = None) -> None:
         self.file = file
+        self.values_left = MAX_VALUES
         self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()
         #: What was built without some broken part, as (what, position of the container):
         #: ``("reading", pos)`` lost a filter, ``("sensors"|"actuators"|"alerts", device pos)``
@@ -83,8 +93,15 @@ class Context:
         self.diagnostics.error(where, f"{path}: {message}" if path else message)
         return INVALID
 
+    def visit(self, count: int = 1) -> None:
+        """Count values walked; :class:`TooLarge` past :data:`MAX_VALUES`."""
+        self.values_left -= count
+        if self.values_left < 0:
+            raise TooLarge(f"the file expands to more than {MAX_VALUES} values (nested aliases?)")
+
     def scalar(self, node: Node, path: str) -> Any:
         """The Python value of a scalar node (YAML 1.1 core types), or INVALID."""
+        self.visit()
         if not isinstance(node, ScalarNode):
             return self.error(node, path, f"expected a single value, got {describe(self, node)}")
         if node.tag not in _STANDARD_TAGS:
@@ -355,6 +372,7 @@ def items_of(node: Node, ctx: Context, path: str, *, min_len: int = 0) -> list[t
     if not isinstance(node, SequenceNode):
         ctx.error(node, path, f"expected a list, got {describe(ctx, node)}")
         return []
+    ctx.visit(len(node.value))
     if len(node.value) < min_len:
         ctx.error(node, path, f"expected at least {min_len} item(s), got {len(node.value)}")
     return [(f"{path}[{i}]", item) for i, item in enumerate(node.value)]
@@ -378,6 +396,7 @@ def mapping_pairs(node: Node, ctx: Context, path: str) -> list[tuple[str, Node, 
     """``(key, key_node, value_node)`` of a mapping node, reporting bad and duplicate keys."""
     if not isinstance(node, MappingNode):
         return ctx.error(node, path, f"expected a mapping (key: value), got {describe(ctx, node)}")
+    ctx.visit(len(node.value))
     explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
     try:
         ctx._constructor.flatten_mapping(node)
