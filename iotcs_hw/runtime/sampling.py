@@ -10,7 +10,8 @@ sent) and leave as one transaction on the device.
 
 Jobs run with ``coalesce=True``, ``max_instances=1`` and a misfire grace time, so ticks missed
 while the process was starved are counted (``missed_ticks``) rather than piled up.  An
-edge-triggered input calls :meth:`SamplingEngine.sample_now` and is reported at once.
+edge-triggered input pushes its reading through :meth:`SamplingEngine.push_reading` and is
+reported at once.
 
 Threads: the scheduler's worker threads run ticks; ``sensor-<name>`` threads run reads.  User
 hooks (``on_value_rejected``, ``on_tick``) are guarded: an exception is logged, never fatal.
@@ -340,23 +341,6 @@ class SamplingEngine:
             group.counters.ticks += 1
         self._after_tick()
         return TickResult(values, tuple(skipped), tuple(failed), tuple(rejected))
-
-    def sample_now(self, sensor_name: str) -> concurrent.futures.Future[TickResult]:
-        """Read one sensor at once (an edge-triggered input changed) and send its values.
-
-        Runs on the sensor's own reader thread; returns a future of what was sent.
-        """
-        group, channel = self._by_sensor[sensor_name]
-
-        def _run() -> TickResult:
-            reading = channel.sensor.sample()
-            if reading is None:
-                return TickResult({}, (), (channel.name,), ())
-            values, rejected = self._process([(channel, reading)])
-            self._send(group, values)
-            return TickResult(values, (), (), tuple(rejected))
-
-        return channel.executor().submit(_run)
 
     def push_reading(
         self, sensor_name: str, reading: Reading

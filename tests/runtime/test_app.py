@@ -332,3 +332,36 @@ def test_filters_and_alert_rules_from_the_model_file(fakes) -> None:
         assert alerts[0].payload["format"] == URN + ":too_hot"
     finally:
         runtime.stop()
+
+
+def test_systemd_ready_watchdog_and_stopping(fakes, tmp_path) -> None:
+    import socket
+
+    path = str(tmp_path / "notify")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    listener.settimeout(5)
+    notifier = SystemdNotifier.from_environment({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
+    vd = VirtualDevice("0-GH", DeviceModel.fromJson(MODEL), sink=RecordingSink())
+    drivers = TableDrivers(
+        {
+            "t_sensor": fakes.ScriptedSensor(20.0),
+            "h_sensor": fakes.ScriptedSensor(40.0, key="humidity"),
+            "relay": fakes.FakeRelay(False),
+        }
+    )
+    runtime = Runtime(
+        model_file(), {"gh": vd}, drivers, options=RuntimeOptions(notifier=notifier, schedule=False)
+    )
+    try:
+        runtime.start()
+        assert listener.recv(256) == b"READY=1\nSTATUS=sampling 2 sensors, 1 actuators"
+        runtime.tick()
+        assert listener.recv(256) == b"WATCHDOG=1"
+        runtime.housekeep()  # within the 1 s ping interval: no second ping
+        runtime.stop("SIGTERM")
+        assert listener.recv(256) == b"STOPPING=1"
+    finally:
+        runtime.stop()
+        notifier.close()
+        listener.close()

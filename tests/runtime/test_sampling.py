@@ -183,22 +183,6 @@ def test_value_stage_runs_and_may_hold_values_back(fakes, clock, device) -> None
     assert fakes.data_of(device.sink.sent) == [{"t": 20.0}]
 
 
-def test_edge_triggered_input_reports_at_once(fakes, clock, device) -> None:
-    door = fakes.ScriptedSensor(True, key="active")
-    engine = SamplingEngine(clock=clock)
-    engine.add_group(
-        SamplingGroup(
-            "g",
-            DeviceWriter(device),
-            60,
-            [channel("door", door, clock, reading="active", kind="BOOLEAN", low=None, high=None)],
-        )
-    )
-    result = engine.sample_now("door").result(timeout=5)
-    assert result.sent == {"door": True}
-    assert fakes.data_of(device.sink.sent) == [{"door": True}]
-
-
 def test_duplicate_sensor_or_group_is_refused(fakes, clock, device) -> None:
     engine = SamplingEngine(clock=clock)
     engine.add_group(
