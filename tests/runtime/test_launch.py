@@ -196,3 +196,59 @@ def test_restart_keeps_identity_and_delivers_what_the_outbox_kept(model_dir, tmp
         items, _ = again.cloud.app.messages(endpoint)  # type: ignore[union-attr]
         data = [i["message"]["payload"]["data"] for i in items if i["message"]["type"] == "DATA"]
         assert queued in data
+
+
+def test_health_endpoint_of_a_running_launch(rig: Rig) -> None:
+    import json
+    import urllib.request
+
+    rig.step(0)
+    url = rig.runtime.health_url
+    assert url is not None
+    assert url.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(url + "/readyz", timeout=5) as answer:
+        assert answer.status == 200
+    with urllib.request.urlopen(url + "/status", timeout=5) as answer:
+        status = json.loads(answer.read())
+    [climate] = status["sensors"]
+    assert climate["driver"] == "bme280"
+    assert climate["where"] == "bme280 on bus 1, address 0x76"
+    assert set(climate["last_value"]) == {"temperature", "humidity", "pressure"}
+    assert status["outbox_depth"] is not None
+    assert status["cloud_connected"] is True
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    assert 'iotcs_hw_sensor_reads_total{sensor="climate",result="ok"} 1' in text
+    assert "iotcs_hw_outbox_depth " in text
+
+
+def test_several_devices_make_the_pi_a_gateway(tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in ("gateway.yaml", "mini.json"):
+        shutil.copy(DATA / name, folder / name)
+    launch = Launch(options(folder, tmp_path, file=folder / "gateway.yaml")).start()
+    try:
+        north, south = launch.endpoints["north"], launch.endpoints["south"]
+        assert north != south
+        assert launch.client.getEndpointId() not in (north, south)  # type: ignore[union-attr]
+        launch.runtime.tick()  # type: ignore[union-attr]
+        app = launch.cloud.app  # type: ignore[union-attr]
+
+        def temperatures(endpoint: str) -> list[float]:
+            items, _ = app.messages(endpoint)
+            return [
+                i["message"]["payload"]["data"]["temperature"]
+                for i in items
+                if "temperature" in i["message"]["payload"].get("data", {})
+            ]
+
+        assert wait_until(lambda: temperatures(north) and temperatures(south), 15)
+        queued = app.write(south, {"fan": True})
+        view = app.wait_for_response(queued["requestId"], 15)
+        assert (view["state"], view["statusCode"]) == ("ANSWERED", 200)
+        factory = launch.drivers.pin_factory  # type: ignore[union-attr]
+        assert pins.pin_state(factory, 27)  # south's fan
+        assert not pins.pin_state(factory, 17)  # north's untouched
+    finally:
+        launch.stop()
