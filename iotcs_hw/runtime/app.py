@@ -362,7 +362,10 @@ class Runtime:
         if callable(on_reading):
 
             def pushed(reading: Reading, sensor_name: str = name) -> None:
-                self.engine.push_reading(sensor_name, reading)
+                try:
+                    self.engine.push_reading(sensor_name, reading)
+                except RuntimeError:  # an edge racing the shutdown: the reader thread is gone
+                    log.debug("edge of %s after shutdown ignored", sensor_name)
 
             on_reading(pushed)
 
