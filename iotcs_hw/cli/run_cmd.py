@@ -36,8 +36,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--cloud",
-        metavar="DIR",
-        help="with --simulate: the data directory of a running 'iotcs-hw cloud serve'",
+        metavar="URL|DIR",
+        help="with --simulate: a running 'iotcs-hw cloud serve' instead of an in-process "
+        "server, by its URL or its data directory (a URL whose data directory is not "
+        "$IOTCS_HW_CLOUD_DATA or .iotcs-hw/cloud needs a store already in --state-dir)",
     )
     parser.add_argument(
         "--state-dir",

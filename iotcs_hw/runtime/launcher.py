@@ -19,6 +19,7 @@ Tests use :class:`Launch` directly with ``schedule=False`` and a fake clock to d
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -42,10 +43,18 @@ from iotcs_hw.runtime.drivers_factory import DriverFactory, HardwareDrivers, Sim
 from iotcs_hw.runtime.live_view import LiveView, format_value
 from iotcs_hw.runtime.sdnotify import SystemdNotifier
 from iotcs_hw.runtime.signals import StopOnSignals
-from iotcs_hw.runtime.simulation import SimulatedCloud, couple_environment, load_rules
+from iotcs_hw.runtime.simulation import (
+    PASSWORD_FILE,
+    SimulatedCloud,
+    couple_environment,
+    load_rules,
+)
 
 log = logging.getLogger(__name__)
 
+#: Where ``iotcs-hw cloud`` keeps a server's data unless told (same rule as its commands).
+CLOUD_DATA_ENV = "IOTCS_HW_CLOUD_DATA"
+DEFAULT_CLOUD_DATA = ".iotcs-hw/cloud"
 #: How long the client may flush its outbox at shutdown before leaving the rest queued.
 FLUSH_AT_STOP_S = 3.0
 #: Retries before the dispatcher drops a BEST_EFFORT message (it doubles this number for
@@ -62,7 +71,8 @@ class RunOptions:
 
     file: Path
     simulate: bool = False
-    #: ``--cloud``: a server data directory (full access) or a URL (device side only).
+    #: ``--cloud``: a server's data directory or URL (see :func:`find_cloud_data`); a URL
+    #: whose data directory is not here runs the device side only (no provisioning, no rule).
     cloud: str | None = None
     state_dir: Path | None = None
     #: Simulated seconds per real second (simulation only).
@@ -143,17 +153,17 @@ class Launch:
 
     def _start_simulated_cloud(self, model: ModelFile, state_dir: Path) -> tuple[Path, str]:
         opts = self.options
+        store_path = state_dir / Path(model.store.path).name
+        data_dir = state_dir / "cloud"
         external = opts.cloud is not None
-        if external and not Path(str(opts.cloud)).is_dir():
-            raise ConfigError(
-                f"--cloud {opts.cloud!r} with --simulate must be the data directory of a running "
-                "'iotcs-hw cloud serve --data DIR' (for provisioning and the controller)"
-            )
-        data_dir = Path(str(opts.cloud)) if external else state_dir / "cloud"
+        if external:
+            found = find_cloud_data(str(opts.cloud))
+            if found is None:
+                return store_path, self._device_only(model, store_path, str(opts.cloud))
+            data_dir = found
         cloud = SimulatedCloud(data_dir, opts.file.resolve().parent, external=external)
         self.cloud = cloud.start()
         self._stoppers.append(("cloud", cloud.stop))
-        store_path = state_dir / Path(model.store.path).name
         activation_id = (
             f"{opts.file.stem}-{model.devices[0].id}"
             if model.is_gateway
@@ -162,6 +172,22 @@ class Launch:
         connected = [d.hardware_id or d.id for d in model.devices] if model.is_gateway else []
         password = cloud.provision(store_path, activation_id, connected_devices=connected)
         return store_path, password
+
+    def _device_only(self, model: ModelFile, store_path: Path, url: str) -> str:
+        """``--cloud URL`` of a server whose data directory is not here: the device side only."""
+        if not store_path.exists():
+            raise ConfigError(
+                f"--cloud {url}: no store at {store_path} and no access to that server's "
+                f"application API to provision one; run 'iotcs-hw cloud provision --out "
+                f"{store_path} ...' on the server's machine first, or pass its data directory "
+                f"(or set ${CLOUD_DATA_ENV})"
+            )
+        password_file = store_path.parent / PASSWORD_FILE
+        if password_file.exists():
+            return password_file.read_text(encoding="utf-8").strip()
+        if self.view is not None:
+            self.view.note("runtime", f"{url}: device side only (no cloud-side rule is run)")
+        return _store_password(model)
 
     def _open_client(
         self, model: ModelFile, store_path: Path, password: str, outbox_dir: Path
@@ -357,6 +383,25 @@ def run(options: RunOptions, stop: threading.Event | None = None) -> int:
             received = ", ".join(dict.fromkeys(signals.received)) or "stop request"
             launch.view.note("runtime", f"stopped ({received}); safe states applied")
     return 0
+
+
+def find_cloud_data(cloud: str) -> Path | None:
+    """The data directory of the local server ``cloud`` names: a directory itself, or the URL of
+    the server whose data directory is ``$IOTCS_HW_CLOUD_DATA`` (or ``.iotcs-hw/cloud``, as for
+    ``iotcs-hw cloud``).  None when ``cloud`` is a URL whose data directory is not here."""
+    path = Path(cloud)
+    if path.is_dir():
+        return path
+    if not cloud.startswith(("https://", "http://")):
+        raise ConfigError(f"--cloud {cloud!r}: neither a server data directory nor an https:// URL")
+    candidate = Path(os.environ.get(CLOUD_DATA_ENV) or DEFAULT_CLOUD_DATA)
+    try:
+        info = json.loads((candidate / "server.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(info, dict) and str(info.get("url", "")).rstrip("/") == cloud.rstrip("/"):
+        return candidate
+    return None
 
 
 def _store_state_dir(model: ModelFile) -> Path:

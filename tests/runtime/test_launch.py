@@ -13,6 +13,7 @@ import pytest
 
 from drivers.sim import pins
 from iotcs_hw.cli.main import main
+from iotcs_hw.errors import ConfigError
 from iotcs_hw.runtime.clock import FakeClock
 from iotcs_hw.runtime.launcher import Launch, RunOptions, wait_until
 from iotcs_hw.runtime.sdnotify import SystemdNotifier
@@ -252,3 +253,27 @@ def test_several_devices_make_the_pi_a_gateway(tmp_path: Path) -> None:
         assert not pins.pin_state(factory, 17)  # north's untouched
     finally:
         launch.stop()
+
+
+def test_cloud_given_by_url_of_a_running_server(model_dir, tmp_path, monkeypatch) -> None:
+    from iotcs_hw.cloud.runner import LocalCloud
+
+    data = tmp_path / "server"
+    with LocalCloud(data, models_dir=model_dir) as server:
+        monkeypatch.setenv("IOTCS_HW_CLOUD_DATA", str(data))
+        launch = Launch(options(model_dir, tmp_path, cloud=server.url)).start()
+        try:
+            assert launch.cloud is not None
+            assert launch.cloud.external
+            assert launch.controllers  # the rule runs against that server's API
+            launch.runtime.tick()  # type: ignore[union-attr]
+            assert launch.client.dispatcher.wait_for_empty(10)  # type: ignore[union-attr]
+            items, _ = server.app_client().messages(launch.endpoints["mini"])
+            assert any("temperature" in i["message"]["payload"].get("data", {}) for i in items)
+        finally:
+            launch.stop()
+        # a URL whose data directory is not here, and no store yet: a clear error, nothing run
+        monkeypatch.setenv("IOTCS_HW_CLOUD_DATA", str(tmp_path / "elsewhere"))
+        fresh = options(model_dir, tmp_path, cloud=server.url, state_dir=tmp_path / "s2")
+        with pytest.raises(ConfigError, match=r"no store at .*iotcs-hw cloud provision"):
+            Launch(fresh).start()
