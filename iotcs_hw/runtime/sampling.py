@@ -209,7 +209,12 @@ class SamplingEngine:
         """Start one apscheduler job per group; the first tick runs immediately."""
         workers = max(2, min(len(self._groups) + len(self._periodic) + 1, 8))
         scheduler = BackgroundScheduler(
-            executors={"default": JobPool(max_workers=workers)}, timezone="UTC"
+            executors={
+                "default": JobPool(
+                    max_workers=workers, pool_kwargs={"thread_name_prefix": "sampling-tick"}
+                )
+            },
+            timezone="UTC",
         )
         scheduler.add_listener(self._job_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         start = datetime.now(UTC) + timedelta(milliseconds=20)
