@@ -278,6 +278,15 @@ class Launch:
         if self.view is not None:
             where = runtime.health_url or "off"
             self.view.note("runtime", f"running {model.path}; health {where}")
+            for device_id, endpoint in self.endpoints.items():
+                self.view.note(device_id, f"endpoint {endpoint}")
+            if self.cloud is not None:
+                example = next(iter(self.endpoints.values()))
+                self.view.note(
+                    "runtime",
+                    f"cloud {self.cloud.url}; try: iotcs-hw cloud write --data "
+                    f"{self.cloud.data_dir} {example} ATTRIBUTE=VALUE",
+                )
 
     def _start_controllers(self, model: ModelFile) -> None:
         if self.cloud is None:

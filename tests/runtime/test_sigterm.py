@@ -73,3 +73,60 @@ def test_sigterm_during_sampling_applies_safe_states_and_exits_0(tmp_path: Path)
     assert "Traceback" not in err
     # what was not acknowledged is kept for the next start; the outbox survives the process
     assert (state / "outbox").is_dir()
+
+
+def test_cloud_write_from_another_terminal_moves_an_actuator(tmp_path: Path) -> None:
+    """What the README shows: run the greenhouse, write from a second command, see it move."""
+    models = tmp_path / "models"
+    models.mkdir()
+    repo_models = Path(__file__).resolve().parents[2] / "device_models"
+    for name in ("greenhouse.yaml", "greenhouse.json"):  # no rules: only our write moves it
+        shutil.copy(repo_models / name, models / name)
+    state = tmp_path / "state"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("NOTIFY_SOCKET", None)
+    run = [
+        sys.executable,
+        "-m",
+        "iotcs_hw.cli.main",
+        "run",
+        str(models / "greenhouse.yaml"),
+        "--simulate",
+        "--state-dir",
+        str(state),
+        "--health-port",
+        "0",
+    ]
+    proc = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        seen = read_until(proc, "endpoint 0-", 60)
+        endpoint = seen.rsplit("endpoint ", 1)[1].split()[0]
+        read_until(proc, "DATA   temperature=", 30)
+        write = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "iotcs_hw.cli.main",
+                "cloud",
+                "write",
+                "--data",
+                str(state / "cloud"),
+                endpoint,
+                "vent=45",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert write.returncode == 0, write.stderr
+        read_until(proc, "WRITE  vent=45  (from the cloud)", 30)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "SAFE   vent=0  (SIGTERM)" in out
