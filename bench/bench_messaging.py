@@ -39,6 +39,7 @@ from iotcs_hw.client import DirectlyConnectedDevice
 from iotcs_hw.cloud.app_client import AppClient
 from iotcs_hw.cloud.tls import CA_CERT
 from iotcs_hw.messaging import data_message
+from iotcs_hw.transport.outbox import Outbox
 
 print = functools.partial(print, flush=True)
 
@@ -92,6 +93,25 @@ def rate_line(label: str, count: int, seconds: float, cpu_s: float, server_cpu_s
     )
 
 
+def outbox_rates(workdir: Path, synchronous: str, count: int = 10_000) -> None:
+    """Outbox alone: one message per add() (one commit each) vs 1000 per add (one commit)."""
+    messages = [data_message("bench", URN + ":attributes", {"temp": i * 0.1}) for i in range(count)]
+    for label, size in (
+        ("outbox.add(), 1 message per commit", 1),
+        ("outbox.add(), 1000 per commit", 1000),
+    ):
+        path = workdir / f"outbox-{size}.sqlite3"
+        with Outbox(path, synchronous=synchronous, max_messages=2 * count) as box:  # type: ignore[arg-type]
+            c0, t0 = time.process_time(), time.perf_counter()
+            for start in range(0, count, size):
+                box.add(messages[start : start + size])
+            t1, c1 = time.perf_counter(), time.process_time()
+        print(
+            f"{label:<44} {count / (t1 - t0):>10,.0f} messages/s "
+            f"(CPU {(c1 - c0) / count * 1e6:,.0f} us/message)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--updates", type=int, default=20_000)
@@ -102,6 +122,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-messaging-") as tmp:
         work = Path(tmp)
+        outbox_rates(work, args.synchronous)
         with local_server(work) as (server, data):
             app = AppClient.from_data_dir(data)
             app.register_device("BENCH-1")

@@ -107,7 +107,12 @@ def fit_line(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
 
 
 def interpolate(points: Sequence[tuple[float, float]], x: float) -> float:
-    """Piecewise-linear through ``points`` (sorted here), extrapolating the end segments."""
+    """Piecewise-linear through ``points`` (sorted here), extrapolating the end segments.
+
+    NaN (a missing reading) passes through as NaN; it must not reach the segment search.
+    """
+    if math.isnan(x):
+        return x
     pts = sorted(points)
     if x <= pts[0][0]:
         (x0, y0), (x1, y1) = pts[0], pts[1]

@@ -22,6 +22,9 @@ class TransportReply:
     messages: list[Message] = field(default_factory=list)
     #: Set when the next pending request did not fit ``acceptBytes`` (``X-min-acceptBytes``).
     min_accept_bytes: int | None = None
+    #: Parts of the answer the transport could not read and skipped (a body that is not a JSON
+    #: array, an element that is not an envelope); the dispatcher counts them as protocol errors.
+    protocol_errors: int = 0
 
 
 class MessageTransport(Protocol):

@@ -11,12 +11,14 @@ before it returns) and wakes the sender.  Two named daemon threads do the rest:
   network errors and other 5xx by a constant base; a security error is never retried.  Another
   4xx rejects the batch: it is resent in halves until the message the server refuses is alone,
   and only that one fails.  While backing off, a new ALERT or RESPONSE forces one early send.
-* ``iotcs-receive`` long-polls (``long_poll_s``; messages POST with ``acceptBytes=0`` then, as
-  Java does) or, with ``long_poll_s=None``, polls every ``polling_interval_s`` and also takes the
-  requests piggybacked on sends.  Every REQUEST goes to the
-  :class:`~iotcs_hw.messaging.RequestDispatcher` and its RESPONSE is queued ahead of everything
-  else.  A malformed answer is logged and counted as a protocol error; after a network error the
-  receiver waits for the next successful send or a backoff delay before polling again.
+* ``iotcs-receive`` (:class:`~iotcs_hw.transport.receiver.RequestReceiver`) long-polls
+  (``long_poll_s``; message POSTs then say ``acceptBytes=0``, as Java's do) or, with
+  ``long_poll_s=None``, polls every ``polling_interval_s`` and also takes the requests
+  piggybacked on sends.  Every REQUEST goes to the :class:`~iotcs_hw.messaging.RequestDispatcher`
+  and its RESPONSE is queued ahead of everything else.  A malformed answer is logged and counted
+  as a protocol error; after a network error the receiver waits for the next successful send or
+  a backoff delay before polling again.  Without a request dispatcher nothing is polled and
+  sends ask for no requests.
 
 Callbacks and threads: ``on_error(messages, exc)`` handlers run on ``iotcs-send``; request
 handlers (and through them virtual-device callbacks) on ``iotcs-receive``.  A handler that
@@ -46,11 +48,12 @@ from iotcs_hw.messaging.message import Message, MessageType
 from iotcs_hw.messaging.requests import RequestDispatcher
 from iotcs_hw.messaging.sink import DeliveryErrorHandler
 from iotcs_hw.transport.backoff import Backoff, FailureKind
-from iotcs_hw.transport.base import MessageTransport, TransportReply
+from iotcs_hw.transport.base import MessageTransport
 from iotcs_hw.transport.clock import Clock, SystemClock
 from iotcs_hw.transport.counters import CounterSnapshot, DeliveryCounters
 from iotcs_hw.transport.message_state import MessageEvent, after_failure
 from iotcs_hw.transport.outbox import Outbox, OutboxEntry
+from iotcs_hw.transport.receiver import RequestReceiver, count_unreadable
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +130,6 @@ class MessageDispatcher:
         self.request_buffer_size = request_buffer_size
         self._polling_interval_s = polling_interval_s
         self._send_backoff = backoff if backoff is not None else Backoff()
-        self._receive_backoff = Backoff(
-            base_s=self._send_backoff.base_s,
-            max_factor=self._send_backoff.max_factor,
-            max_delay_s=self._send_backoff.max_delay_s,
-        )
 
         # Sender state, guarded by _cond.
         self._cond = threading.Condition()
@@ -145,16 +143,25 @@ class MessageDispatcher:
         self._flush_deadline: float | None = None
         self._sending = False
 
-        # Receiver state, guarded by _recv_cond.
-        self._recv_cond = threading.Condition()
-        self._buffered: deque[Message] = deque()
-        self._buffered_bytes = 0
-        self._recv_gate: float | None = None  # after an error: poll again at this time...
-        self._send_succeeded = False  # ...or as soon as a send succeeds
-        self._last_poll: float | None = None  # when polling every polling_interval_s
+        self._receiver: RequestReceiver | None = None
+        if requests is not None:
+            self._receiver = RequestReceiver(
+                transport,
+                requests,
+                respond=self._respond,
+                clock=self.clock,
+                counters=self.counters,
+                backoff=Backoff(
+                    base_s=self._send_backoff.base_s,
+                    max_factor=self._send_backoff.max_factor,
+                    max_delay_s=self._send_backoff.max_delay_s,
+                ),
+                long_poll_s=long_poll_s,
+                polling_interval_s=polling_interval_s,
+                request_buffer_size=request_buffer_size,
+            )
 
         self._sender: threading.Thread | None = None
-        self._receiver: threading.Thread | None = None
         self._started = False
         self._closed = False
 
@@ -173,10 +180,7 @@ class MessageDispatcher:
             self._started = True
         self._sender = threading.Thread(target=self._send_loop, name="iotcs-send", daemon=True)
         self._sender.start()
-        if self.requests is not None:
-            self._receiver = threading.Thread(
-                target=self._receive_loop, name="iotcs-receive", daemon=True
-            )
+        if self._receiver is not None:
             self._receiver.start()
         return self
 
@@ -197,8 +201,8 @@ class MessageDispatcher:
             if timeout_s <= 0:
                 self._abort = True
             self._cond.notify_all()
-        with self._recv_cond:
-            self._recv_cond.notify_all()
+        if self._receiver is not None:
+            self._receiver.stop()
         stuck = False
         if self._sender is not None:
             self._sender.join(timeout=max(0.0, timeout_s) + 0.5)
@@ -208,10 +212,8 @@ class MessageDispatcher:
                     self._cond.notify_all()
                 self._sender.join(timeout=1.0)
                 stuck = self._sender.is_alive()
-        if self._receiver is not None:
-            self._receiver.join(timeout=0.5)
-            if self._receiver.is_alive():
-                log.info("receive thread is still in a long poll; it exits when the poll returns")
+        if self._receiver is not None and not self._receiver.join(0.5):
+            log.info("receive thread is still in a long poll; it exits when the poll returns")
         self.outbox.close()
         if stuck:
             raise ThreadStuck(
@@ -293,8 +295,8 @@ class MessageDispatcher:
         if value <= 0:
             raise ValueError(f"polling interval must be > 0 s, got {value}")
         self._polling_interval_s = value
-        with self._recv_cond:
-            self._recv_cond.notify_all()
+        if self._receiver is not None:
+            self._receiver.polling_interval_s = value
 
     # -- sender ------------------------------------------------------------------------------
 
@@ -329,15 +331,17 @@ class MessageDispatcher:
                     or (self._flush_deadline is not None and now >= self._flush_deadline)
                 ):
                     return None
-                due = self.outbox.next_due()
                 deadline: float | None
                 if now < self._gate:
-                    if self._force and due is not None:
+                    # Backing off: look at the table only for an ALERT/RESPONSE that forces an
+                    # early send (next_due() scans it; an outage can leave thousands of rows).
+                    if self._force:
                         self._force = False
-                        self._sending = True
-                        return FORCED_BATCH_MESSAGES
+                        if self.outbox.next_due() is not None:
+                            self._sending = True
+                            return FORCED_BATCH_MESSAGES
                     deadline = self._gate
-                elif due is not None and due <= now:
+                elif (due := self.outbox.next_due()) is not None and due <= now:
                     self._force = False
                     self._sending = True
                     return self._batch_limit
@@ -363,7 +367,9 @@ class MessageDispatcher:
                 self._sending = False
             return
         body = b"[" + b",".join(entry.body for entry in batch) + b"]"
-        accept = 0 if self.long_poll_s is not None else self._accept_bytes()
+        # Requests come on long polls (as Java does), or piggybacked when polling is periodic.
+        piggyback = self._receiver is not None and self.long_poll_s is None
+        accept = self._receiver.accept_bytes() if piggyback and self._receiver else 0
         try:
             reply = self.transport.send_messages(body, accept_bytes=accept)
         except SecurityException as exc:
@@ -388,11 +394,15 @@ class MessageDispatcher:
                 self._batch_limit = min(self.max_batch_messages, self._batch_limit * 2)
                 for entry in batch:
                     self._handlers.pop(entry.seq, None)
-            with self._recv_cond:
-                self._send_succeeded = True
-                self._recv_cond.notify_all()
-            if reply.messages or reply.min_accept_bytes is not None:
-                self._buffer_piggybacked(reply)
+            count_unreadable(self.counters, reply)
+            if self._receiver is not None:
+                self._receiver.send_succeeded()
+                if reply.messages or reply.min_accept_bytes is not None:
+                    self._receiver.buffer(reply)
+            elif reply.messages:
+                log.warning(
+                    "%d requests came with no request dispatcher; dropped", len(reply.messages)
+                )
         finally:
             with self._cond:
                 self._sending = False
@@ -435,8 +445,6 @@ class MessageDispatcher:
             self._settle_failed(dead, exc)
         with self._cond:
             self._gate = now + delay
-        with self._recv_cond:
-            self._recv_cond.notify_all()
 
     def _settle_failed(self, entries: list[OutboxEntry], exc: Exception) -> None:
         self.outbox.fail(entries)
@@ -474,113 +482,6 @@ class MessageDispatcher:
 
     # -- receiver ----------------------------------------------------------------------------
 
-    def _accept_bytes(self) -> int:
-        """§3.1: the request buffer minus what is buffered, minus the array brackets."""
-        with self._recv_cond:
-            return max(0, self.request_buffer_size - self._buffered_bytes - 2)
-
-    def _buffer_piggybacked(self, reply: TransportReply) -> None:
-        if reply.min_accept_bytes is not None:
-            log.warning(
-                "server holds a request of %d bytes, larger than acceptBytes allows",
-                reply.min_accept_bytes,
-            )
-        with self._recv_cond:
-            for message in reply.messages:
-                self._buffered.append(message)
-                self._buffered_bytes += len(message.encode())
-            self._recv_cond.notify_all()
-
-    def _receive_loop(self) -> None:
-        while not self._stopping:
-            try:
-                self._handle_buffered()
-                if not self._wait_before_poll():
-                    return
-                accept = self._accept_bytes()
-                reply = self.transport.send_messages(
-                    b"[]", accept_bytes=accept, long_poll_s=self.long_poll_s
-                )
-            except (TransportException, SecurityException) as exc:
-                if self._stop_requested():
-                    log.debug("poll ended by close: %s", exc)  # the server or socket went away
-                    return
-                if isinstance(exc, SecurityException):
-                    log.error("poll refused on security: %s", exc)
-                    self._receive_failed(FailureKind.NETWORK)
-                    continue
-                log.warning("poll failed: %s", exc)
-                kind = FailureKind.OVERLOADED if exc.statusCode == 503 else FailureKind.NETWORK
-                self._receive_failed(kind)
-                continue
-            except ProtocolError as exc:
-                self.counters.add(protocol_errors=1)
-                log.warning("malformed answer to a poll: %s", exc)
-                self._receive_failed(FailureKind.NETWORK)
-                continue
-            except DeviceClosed:
-                return
-            except Exception:
-                log.exception("iotcs-receive: unexpected error; continuing")
-                self._receive_failed(FailureKind.NETWORK)
-                continue
-            self._receive_backoff.reset()
-            if self._stop_requested():
-                if reply.messages:
-                    log.warning("closing: %d requests left unanswered", len(reply.messages))
-                return
-            self._buffer_piggybacked(reply)
-
-    def _stop_requested(self) -> bool:
-        """Whether close() began (read again after a blocking call)."""
-        return self._stopping
-
-    def _receive_failed(self, kind: FailureKind) -> None:
-        delay = self._receive_backoff.next_delay(kind)
-        with self._recv_cond:
-            self._recv_gate = self.clock.monotonic() + delay
-            self._send_succeeded = False
-
-    def _wait_before_poll(self) -> bool:
-        """Wait for the next poll; False when stopping."""
-        with self._recv_cond:
-            if self._recv_gate is not None:
-                # After an error: until the backoff ends or a send gets through.
-                while not self._stopping and not self._send_succeeded:
-                    if self.clock.monotonic() >= self._recv_gate:
-                        break
-                    self.clock.wait_until(self._recv_cond, self._recv_gate)
-                self._recv_gate = None
-            elif self.long_poll_s is None and self._last_poll is not None:
-                deadline = self._last_poll + self._polling_interval_s
-                while not self._stopping and not self._buffered:
-                    if self.clock.monotonic() >= deadline:
-                        break
-                    self.clock.wait_until(self._recv_cond, deadline)
-                    deadline = self._last_poll + self._polling_interval_s
-            self._last_poll = self.clock.monotonic()
-            return not self._stopping
-
-    def _handle_buffered(self) -> None:
-        while True:
-            with self._recv_cond:
-                if not self._buffered or self._stopping:
-                    return
-                message = self._buffered.popleft()
-                size = len(message.encode())
-                self._buffered_bytes -= size
-            self.counters.add(messages_received=1, bytes_received=size)
-            if message.type is not MessageType.REQUEST or self.requests is None:
-                self.counters.add(protocol_errors=1)
-                log.warning(
-                    "ignoring a %s message from the server (only REQUESTs are expected)",
-                    message.type.value,
-                )
-                continue
-            response = self.requests.dispatch_message(message)
-            try:
-                self.offer([response])
-            except DeviceClosed:
-                return
-            except IotcsHwError as exc:
-                log.error("cannot queue the RESPONSE to request %s: %s", message.id, exc)
+    def _respond(self, response: Message) -> None:
+        """Queue a RESPONSE (the receiver's way back); it sorts ahead of everything."""
+        self.offer([response])

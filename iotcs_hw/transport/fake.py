@@ -129,7 +129,7 @@ class FakeTransport:
             if reply.messages or reply.min_accept_bytes is not None:
                 return reply
             handed, needed = self._hand_out(accept_bytes)
-        return TransportReply(reply.status, handed, needed)
+        return TransportReply(reply.status, handed, needed, reply.protocol_errors)
 
     def _resolve(self, outcome: Outcome | None, request: SentRequest) -> TransportReply:
         if outcome is None:

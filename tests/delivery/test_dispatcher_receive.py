@@ -313,3 +313,32 @@ def test_a_poll_cut_by_close_is_not_reported_as_a_failure(
         thread.join(WAIT)
         assert not thread.is_alive()
     assert "poll failed" not in caplog.text
+
+
+def test_a_server_that_does_not_hold_polls_does_not_make_the_receiver_spin(
+    make_dispatcher: Callable[..., MessageDispatcher],
+    transport: FakeTransport,
+    clock: FakeClock,
+) -> None:
+    transport.script_polls(TransportReply(200), TransportReply(200))
+    make_dispatcher(polling_interval_s=3.0)
+    assert transport.wait_for_calls(1, WAIT)
+    assert clock.wait_for_sleeper("iotcs-receive") == clock.monotonic() + 3.0
+    assert len(transport.polls) == 1
+    clock.advance(3.0)
+    assert transport.wait_for_calls(2, WAIT)
+    assert clock.wait_for_sleeper("iotcs-receive", deadline=clock.monotonic() + 3.0)
+
+
+def test_parts_the_transport_skipped_are_counted_as_protocol_errors(
+    make_dispatcher: Callable[..., MessageDispatcher],
+    transport: FakeTransport,
+    requests_table: RequestDispatcher,
+) -> None:
+    requests_table.register(ENDPOINT, ATTR_URL, Handler())
+    transport.script_polls(TransportReply(200, [write_request(1)], protocol_errors=2))
+    transport.script(TransportReply(200, protocol_errors=1))
+    d = make_dispatcher()
+    assert transport.wait_for_delivered(1, WAIT)  # the RESPONSE, on the scripted send
+    assert d.wait_for_empty(WAIT)  # the reply to that send is settled too
+    assert d.counters_snapshot().protocol_errors == 3

@@ -19,7 +19,7 @@ from iotcs_hw.messaging import Message, Priority, Reliability, alert_message
 from iotcs_hw.transport.backoff import Backoff
 from iotcs_hw.transport.base import TransportReply
 from iotcs_hw.transport.clock import FakeClock
-from iotcs_hw.transport.dispatcher import MessageDispatcher
+from iotcs_hw.transport.dispatcher import MessageDispatcher, ThreadStuck
 from iotcs_hw.transport.fake import FakeTransport, SentRequest
 from iotcs_hw.transport.outbox import Outbox
 
@@ -413,3 +413,29 @@ def test_constructor_validates_its_bounds(outbox: Outbox) -> None:
         MessageDispatcher(FakeTransport(), outbox, max_batch_messages=0)
     with pytest.raises(ValueError, match="long_poll_s must be > 0 or None, got 0"):
         MessageDispatcher(FakeTransport(), outbox, long_poll_s=0)
+
+
+def test_close_raises_when_the_sender_is_stuck_in_the_transport(
+    outbox_path: Path, transport: FakeTransport
+) -> None:
+    blocker = Blocker()
+    transport.script(blocker)
+    d = MessageDispatcher(transport, Outbox(outbox_path)).start()
+    d.offer([make_data(1)])
+    assert transport.wait_for_calls(1, WAIT)
+    try:
+        with pytest.raises(ThreadStuck, match="iotcs-send did not stop within"):
+            d.close(timeout_s=0.1)
+    finally:
+        blocker.release.set()
+    with Outbox(outbox_path) as box:
+        assert numbers(box.pending()) == [1]  # the batch in flight stays for the next start
+
+
+def test_without_a_request_dispatcher_sends_ask_for_no_requests(
+    make_dispatcher: Callable[..., MessageDispatcher], transport: FakeTransport
+) -> None:
+    d = make_dispatcher(long_poll_s=None)
+    d.offer([make_data(1)])
+    assert d.wait_for_empty(WAIT)
+    assert [(r.accept_bytes, r.is_poll) for r in transport.history] == [(0, False)]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from iotcs_hw.errors import DeviceClosed, MessageFormatError, QueueFullError
 from iotcs_hw.messaging import Priority, Reliability, response_message
@@ -283,3 +286,25 @@ def test_checkpoint_runs_beside_writers_only_when_due(outbox: Outbox, outbox_pat
     assert outbox_path.stat().st_size > before  # the rows reached the database file
     outbox.add([make_data(500)])
     assert len(outbox) == 201
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    specs=st.lists(
+        st.tuples(st.sampled_from(list(Priority)), st.integers(0, 5)), min_size=1, max_size=40
+    ),
+    batch=st.integers(1, 7),
+)
+def test_batches_always_come_out_in_send_order(
+    tmp_path: Path, specs: list[tuple[Priority, int]], batch: int
+) -> None:
+    path = tmp_path / f"prop-{uuid.uuid4()}.sqlite3"  # tmp_path is shared by the examples
+    with Outbox(path) as box:
+        box.add([make_data(n, priority=p, event_time=t) for n, (p, t) in enumerate(specs)])
+        taken: list[int] = []
+        while chunk := taken_numbers(box, count=batch):
+            taken += chunk
+    expected = sorted(range(len(specs)), key=lambda n: (-specs[n][0].rank, specs[n][1], n))
+    assert taken == expected
