@@ -81,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
         time_scale=scale,
         health_port=args.health_port,
         live=None if args.quiet else sys.stdout,
+        configure_logging=True,
     )
     try:
         return run(options)

@@ -139,7 +139,9 @@ class Runtime:
             monotonic=self._clock.monotonic,
         )
         self._health_server: HealthServer | None = None
-        self._watchdog = WatchdogPinger(self.notifier)
+        # ``health.watchdog: false`` in the model file: never ping, even if systemd asks.
+        watchdog_notifier = self.notifier if model.health.watchdog else SystemdNotifier(None)
+        self._watchdog = WatchdogPinger(watchdog_notifier)
         self._state = "new"
         self._lock = threading.Lock()
 

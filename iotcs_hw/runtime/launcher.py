@@ -87,6 +87,9 @@ class RunOptions:
     #: Start hour of the simulated day (12: the greenhouse is warm at noon).
     start_hour: float = 13.0
     long_poll_s: float = 20.0
+    #: Apply the model file's ``logging`` section (the process-wide loggers): ``run`` does,
+    #: embedding applications and tests usually do not.
+    configure_logging: bool = False
     #: Extra keyword arguments for the client (``dispatcher_options``, ``outbox_options``...).
     client_options: dict[str, Any] = field(default_factory=dict)
 
@@ -134,6 +137,8 @@ class Launch:
         opts = self.options
         model = check_file(opts.file)  # raises ModelFileError: nothing started yet
         self.model = model
+        if opts.configure_logging:
+            apply_logging(model, quiet_info=self.view is not None)
         state_dir = opts.state_dir or (
             default_state_dir(opts.file) if opts.simulate else _store_state_dir(model)
         )
@@ -392,6 +397,24 @@ def run(options: RunOptions, stop: threading.Event | None = None) -> int:
             received = ", ".join(dict.fromkeys(signals.received)) or "stop request"
             launch.view.note("runtime", f"stopped ({received}); safe states applied")
     return 0
+
+
+def apply_logging(model: ModelFile, *, quiet_info: bool = False) -> None:
+    """Apply the model file's ``logging`` section to the runtime's loggers.
+
+    ``level`` sets the ``iotcs_hw`` and ``drivers`` loggers, ``loggers`` individual ones.  With
+    the live view on (``quiet_info``), INFO is raised to WARNING: the view already shows those
+    events, one line each.  A level set on the command line (``-v``) is left alone.
+    """
+    if logging.getLogger().level < logging.WARNING:
+        return  # -v / -vv asked for more than the file does
+    level = logging.getLevelName(model.logging.level)
+    if quiet_info and isinstance(level, int):
+        level = max(level, logging.WARNING)
+    for name in ("iotcs_hw", "drivers"):
+        logging.getLogger(name).setLevel(level)
+    for name, named_level in model.logging.loggers.items():
+        logging.getLogger(name).setLevel(named_level)
 
 
 def find_cloud_data(cloud: str) -> Path | None:
