@@ -118,3 +118,36 @@ def test_signals_become_a_stop_event() -> None:
         os.kill(os.getpid(), signal.SIGINT)
     assert signals.received == ["SIGTERM", "SIGINT"]
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.fixture
+def restore_loggers():
+    import logging
+
+    names = ("", "iotcs_hw", "drivers", "iotcs_hw.transport")
+    saved = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in saved.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def test_model_file_logging_section(restore_loggers) -> None:
+    import logging
+    from dataclasses import replace
+
+    from iotcs_hw.runtime.config import check_file
+    from iotcs_hw.runtime.config.model import LoggingConfig
+    from iotcs_hw.runtime.launcher import apply_logging
+
+    model = check_file(Path(__file__).parent / "data" / "mini.yaml")
+    model = replace(model, logging=LoggingConfig("INFO", {"iotcs_hw.transport": "DEBUG"}))
+    logging.getLogger().setLevel(logging.WARNING)
+    apply_logging(model)
+    assert logging.getLogger("iotcs_hw").level == logging.INFO
+    assert logging.getLogger("iotcs_hw.transport").level == logging.DEBUG
+    apply_logging(model, quiet_info=True)  # the live view shows what INFO would
+    assert logging.getLogger("drivers").level == logging.WARNING
+    logging.getLogger("iotcs_hw").setLevel(logging.NOTSET)
+    logging.getLogger().setLevel(logging.DEBUG)  # -vv on the command line wins
+    apply_logging(model)
+    assert logging.getLogger("iotcs_hw").level == logging.NOTSET
