@@ -62,7 +62,7 @@ class DirectlyConnectedDevice(Client):
     Args:
         storePath: the trusted-assets store (the console's provisioning file).
         password: the store password; None takes it from the systemd credential
-            ``iotcs-store-password`` or ``$IOTCS_STORE_PASSWORD`` (never a command-line flag).
+            ``iotcs-store-password`` or ``$IOTCS_HW_STORE_PASSWORD`` (never a command-line flag).
         allowDraftDeviceModels: return draft models from :meth:`getDeviceModel`.
         state_dir: folder of the durable outbox (default :func:`default_state_dir`).
         timeout_s: HTTP timeout of ordinary calls (default 15 s).

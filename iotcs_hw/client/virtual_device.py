@@ -10,6 +10,10 @@ device itself may set any attribute of its model, as Oracle's device libraries b
 document's wording ("raises ValueError ... if attributeName is not writable") describes the
 enterprise-side virtual device and is deliberately not followed here.
 
+Callbacks decide the answer to a server write: returning accepts it (200), raising
+``ValueError`` rejects it (400), any other exception answers 500, and an exception with an
+integer ``status`` attribute (4xx/5xx) answers that status (409 for a safety rule, say).
+
 Threads: the update transaction belongs to the device, not to a thread.  Change callbacks and
 action callables run on the dispatcher's receive thread; error callbacks on its send thread.
 """
@@ -430,10 +434,10 @@ class VirtualDevice(AbstractVirtualDevice):
             if device_wide is not None:
                 call_change(device_wide, ChangeEvent(self, NamedValue.chain(checked)))
         except ValueError as exc:
-            return Response.error(400, str(exc))
+            return Response.error(_status_of(exc, 400), str(exc))
         except Exception as exc:
             log.exception("change callback of %s failed", self._endpoint_id)
-            return Response.error(500, f"{type(exc).__name__}: {exc}")
+            return Response.error(_status_of(exc, 500), f"{type(exc).__name__}: {exc}")
         with self._lock:
             try:
                 self._send_values(checked)
@@ -463,11 +467,24 @@ class VirtualDevice(AbstractVirtualDevice):
             else:
                 target(self, data)
         except ValueError as exc:
-            return Response.error(400, str(exc))
+            return Response.error(_status_of(exc, 400), str(exc))
         except Exception as exc:
             log.exception("action %s of %s failed", action.name, self._endpoint_id)
-            return Response.error(500, f"{type(exc).__name__}: {exc}")
+            return Response.error(_status_of(exc, 500), f"{type(exc).__name__}: {exc}")
         return Response.ok()
+
+
+def _status_of(exc: BaseException, default: int) -> int:
+    """The RESPONSE status for a callback's exception.
+
+    A callback may choose it by raising an exception with an integer ``status`` attribute
+    (4xx or 5xx), e.g. 409 when a safety rule refuses a valid value; otherwise ``ValueError``
+    answers 400 and anything else 500.
+    """
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and not isinstance(status, bool) and 400 <= status <= 599:
+        return status
+    return default
 
 
 class _ArgSpec:

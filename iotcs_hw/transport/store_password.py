@@ -5,7 +5,7 @@ A flag shows in ``ps`` and in shell history, so the password is taken, in this o
 1. an explicit argument (a program that already holds it, e.g. read from a prompt);
 2. a systemd credential: ``$CREDENTIALS_DIRECTORY/<name>`` (``LoadCredential=`` or
    ``LoadCredentialEncrypted=`` in the unit; the file is readable only by the service);
-3. an environment variable (``IOTCS_STORE_PASSWORD`` by default).
+3. an environment variable (``IOTCS_HW_STORE_PASSWORD`` by default).
 
 One trailing newline is removed from a credential file (``echo`` and ``systemd-creds`` add
 one); any other whitespace is part of the password.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from iotcs_hw.errors import ConfigError
 
-DEFAULT_ENV_VAR = "IOTCS_STORE_PASSWORD"
+DEFAULT_ENV_VAR = "IOTCS_HW_STORE_PASSWORD"
 DEFAULT_CREDENTIAL = "iotcs-store-password"
 CREDENTIALS_DIRECTORY_VAR = "CREDENTIALS_DIRECTORY"
 

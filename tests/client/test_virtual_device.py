@@ -302,6 +302,30 @@ def test_callback_value_error_rejects_the_write_with_400(
     assert client.sink.sent == []
 
 
+def test_callback_exception_with_a_status_chooses_the_answer(
+    vd: VirtualDevice, client: MemoryClient
+) -> None:
+    class Interlocked(ValueError):
+        status = 409
+
+    class Odd(RuntimeError):
+        status = 200  # not an error status: ignored
+
+    def refuse(event: ChangeEvent) -> None:
+        raise Interlocked("pump is on; turn it off first")
+
+    vd.setOnChange(refuse, "fan")
+    status, body = client.request("PUT", f"deviceModels/{URN}/attributes/fan", {"value": True})
+    assert (status, body) == (409, b"pump is on; turn it off first")
+
+    def odd(event: ChangeEvent) -> None:
+        raise Odd("confused")
+
+    vd.setOnChange(odd, "fan")
+    assert client.request("PUT", f"deviceModels/{URN}/attributes/fan", {"value": True})[0] == 500
+    assert vd.get("fan") is None
+
+
 def test_callback_crash_is_500_and_value_not_set(vd: VirtualDevice, client: MemoryClient) -> None:
     def crash(event: ChangeEvent) -> None:
         raise RuntimeError("I2C bus gone")

@@ -40,7 +40,6 @@ def test_a_missing_store_is_exit_2_with_one_line_and_no_traceback(
     result = sh(
         [real, "run", model],
         env={
-            "IOTCS_STORE_PASSWORD": "changeit",
             "IOTCS_HW_STORE_PASSWORD": "changeit",
             "GPIOZERO_PIN_FACTORY": "mock",
         },

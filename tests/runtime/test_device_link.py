@@ -119,10 +119,10 @@ def test_wrong_type_and_range_get_400_and_leave_the_actuator(rig) -> None:
     assert rig.fan.history == []
 
 
-def test_interlock_refusal_is_a_400_with_the_reason(rig) -> None:
+def test_interlock_refusal_is_a_409_with_the_reason(rig) -> None:
     rig.write({"value": True}, "heater")
     status, body = status_and_body(rig.write({"value": True}, "fan"))
-    assert status == 400
+    assert status == 409
     assert (
         body == "actuator fan: interlock 'climate': heater is on (heater=True); turn it off first"
     )
@@ -132,7 +132,7 @@ def test_interlock_refusal_is_a_400_with_the_reason(rig) -> None:
 
 def test_several_attributes_all_or_nothing(rig) -> None:
     status, _ = status_and_body(rig.write({"heater": True, "fan": True}))
-    assert status == 400
+    assert status == 409  # the interlock refuses the pair: a safety rule, not a bad value
     assert rig.heater.history == []
     assert rig.fan.history == []
     status, _ = status_and_body(rig.write({"vent": 45, "fan": True, "maxTemp": 30}))
@@ -193,13 +193,13 @@ def test_switching_over_an_interlock_in_one_write(rig) -> None:
     assert status == 200
     assert (rig.heater.state, rig.fan.state) == (False, True)
     status, body = status_and_body(rig.write({"fan": True, "heater": True}))
-    assert status == 400
+    assert status == 409
     assert body == ("actuator heater: interlock 'climate': fan is on (fan=True); turn it off first")
 
 
 def test_writes_after_close_are_refused(rig) -> None:
     rig.vd._on_change[None].close()
     status, body = status_and_body(rig.write({"value": True}, "fan"))
-    assert status == 400
+    assert status == 409
     assert "shutting down" in body
     assert rig.fan.history == []

@@ -40,14 +40,14 @@ def test_unactivated_device_lifecycle(store: Path, tmp_path: Path) -> None:
 def test_password_from_the_environment(
     store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("IOTCS_STORE_PASSWORD", PASSWORD)
+    monkeypatch.setenv("IOTCS_HW_STORE_PASSWORD", PASSWORD)
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     with DirectlyConnectedDevice(store, state_dir=tmp_path / "s") as dcd:
         assert dcd.session.assets.client_id == "DEV-L"
 
 
 def test_no_password_anywhere(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("IOTCS_STORE_PASSWORD", raising=False)
+    monkeypatch.delenv("IOTCS_HW_STORE_PASSWORD", raising=False)
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     with pytest.raises(ConfigError, match="no trusted-assets store password"):
         DirectlyConnectedDevice(store)

@@ -12,14 +12,14 @@ from iotcs_hw.transport.store_password import resolve_store_password
 
 def test_argument_wins(tmp_path: Path) -> None:
     (tmp_path / "iotcs-store-password").write_text("from-file\n")
-    env = {"CREDENTIALS_DIRECTORY": str(tmp_path), "IOTCS_STORE_PASSWORD": "from-env"}
+    env = {"CREDENTIALS_DIRECTORY": str(tmp_path), "IOTCS_HW_STORE_PASSWORD": "from-env"}
     found = resolve_store_password("given", environ=env)
     assert (found.value, found.origin) == ("given", "argument")
 
 
 def test_systemd_credential_before_environment(tmp_path: Path) -> None:
     (tmp_path / "iotcs-store-password").write_bytes(b"s3cret \n")
-    env = {"CREDENTIALS_DIRECTORY": str(tmp_path), "IOTCS_STORE_PASSWORD": "from-env"}
+    env = {"CREDENTIALS_DIRECTORY": str(tmp_path), "IOTCS_HW_STORE_PASSWORD": "from-env"}
     found = resolve_store_password(environ=env)
     assert found.value == "s3cret "  # one newline removed, other whitespace kept
     assert found.origin == f"systemd credential {tmp_path / 'iotcs-store-password'}"
@@ -45,7 +45,7 @@ def test_nothing_found_lists_every_place() -> None:
         resolve_store_password(environ={})
     text = str(info.value)
     assert "systemd credential 'iotcs-store-password' ($CREDENTIALS_DIRECTORY unset)" in text
-    assert "environment variable IOTCS_STORE_PASSWORD" in text
+    assert "environment variable IOTCS_HW_STORE_PASSWORD" in text
     assert "command-line flag is deliberately not supported" in text
 
 
