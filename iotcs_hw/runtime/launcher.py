@@ -57,12 +57,6 @@ CLOUD_DATA_ENV = "IOTCS_HW_CLOUD_DATA"
 DEFAULT_CLOUD_DATA = ".iotcs-hw/cloud"
 #: How long the client may flush its outbox at shutdown before leaving the rest queued.
 FLUSH_AT_STOP_S = 3.0
-#: Retries before the dispatcher drops a BEST_EFFORT message (it doubles this number for
-#: them).  Virtual devices send telemetry BEST_EFFORT; Oracle's default (3) would drop a
-#: reading after a two-minute outage.  The runtime promises to lose nothing through outages,
-#: so a message is retried until the server takes it; the outbox's size bound (which evicts
-#: the oldest BEST_EFFORT rows first) is what limits a very long outage.
-RUNTIME_BASE_RETRIES = 1_000_000
 
 
 @dataclass
@@ -199,10 +193,9 @@ class Launch:
     ) -> None:
         cls = GatewayDevice if model.is_gateway else DirectlyConnectedDevice
         client_options = dict(self.options.client_options)
-        dispatcher_options = {
-            "base_retries": RUNTIME_BASE_RETRIES,
-            **client_options.pop("dispatcher_options", {}),
-        }
+        # Outages spend no retries (the dispatcher's rule), so Oracle's default retry budget
+        # loses no telemetry however long the network is down; the outbox bound limits backlog.
+        dispatcher_options = dict(client_options.pop("dispatcher_options", {}))
         client = cls(
             store_path,
             password,

@@ -7,8 +7,12 @@ before it returns) and wakes the sender.  Two named daemon threads do the rest:
   order (RESPONSE, then HIGHEST..LOWEST, then eventTime, then age), POSTs them through the
   :class:`~iotcs_hw.transport.base.MessageTransport`, deletes what the server acknowledged and
   retries the rest per reliability (§6.1): NO_GUARANTEE ``base_retries`` retries, BEST_EFFORT
-  twice that, GUARANTEED_DELIVERY until it gets through.  503/429 back off by Fibonacci x base,
-  network errors and other 5xx by a constant base; a security error is never retried.  Another
+  twice that, GUARANTEED_DELIVERY until it gets through.  Only answers spend retries (a 5xx
+  other than 503, a malformed answer): an outage (no answer, 503/429) spends none, so no
+  message is lost however long the server is away, and the outbox's bound and overflow policy
+  limit the backlog instead; Oracle's Java client counts outages too and drops telemetry after
+  a few minutes offline.  503/429 back off by Fibonacci x base, network errors and other 5xx by
+  a constant base; a security error is never retried.  Another
   4xx rejects the batch: it is resent in halves until the message the server refuses is alone,
   and only that one fails.  While backing off, a new ALERT or RESPONSE forces one early send.
 * ``iotcs-receive`` (:class:`~iotcs_hw.transport.receiver.RequestReceiver`) long-polls
@@ -413,8 +417,11 @@ class MessageDispatcher:
         status = exc.statusCode
         if status in (503, 429):
             log.warning("server busy (%s); backing off %d messages", status, len(batch))
-            self._retry(batch, exc, FailureKind.OVERLOADED)
-        elif status is None or status >= 500:
+            self._retry(batch, exc, FailureKind.OVERLOADED, outage=True)
+        elif status is None:
+            log.warning("server unreachable (%s); will retry %d messages", exc, len(batch))
+            self._retry(batch, exc, FailureKind.NETWORK, outage=True)
+        elif status >= 500:
             log.warning("send of %d messages failed (%s); will retry", len(batch), exc)
             self._retry(batch, exc, FailureKind.NETWORK)
         elif status in (401, 403):
@@ -430,16 +437,28 @@ class MessageDispatcher:
             log.error("server rejected message %s (%s); giving up", batch[0].client_id, exc)
             self._settle_failed(batch, exc)
 
-    def _retry(self, batch: list[OutboxEntry], exc: Exception, kind: FailureKind) -> None:
+    def _retry(
+        self, batch: list[OutboxEntry], exc: Exception, kind: FailureKind, *, outage: bool = False
+    ) -> None:
+        """Schedule ``batch`` again after the backoff; messages out of retries fail.
+
+        ``outage`` (no answer at all, or 503/429) is not the messages' fault: it spends no
+        retry, so an outage of any length loses nothing; the outbox's size bound and overflow
+        policy are what limit a backlog.  Retries are spent only when the server answered the
+        batch with an error.
+        """
         delay = self._send_backoff.next_delay(kind)
         now = self.clock.monotonic()
         retry: list[OutboxEntry] = []
         dead: list[OutboxEntry] = []
         for entry in batch:
+            if outage:
+                retry.append(entry)
+                continue
             event = after_failure(entry.reliability, entry.attempts, self.base_retries)
             (retry if event is MessageEvent.RETRY else dead).append(entry)
         if retry:
-            self.outbox.retry(retry, now + delay)
+            self.outbox.retry(retry, now + delay, count_attempt=not outage)
         if dead:
             log.warning("%d messages ran out of retries: %s", len(dead), exc)
             self._settle_failed(dead, exc)

@@ -446,11 +446,19 @@ class Outbox:
         self._delete(entries)
         self.counters.add(messages_failed=len(entries))
 
-    def retry(self, entries: Iterable[OutboxEntry], next_attempt: float) -> None:
-        """Keep these for another send at ``next_attempt`` (monotonic), recording the attempt."""
+    def retry(
+        self, entries: Iterable[OutboxEntry], next_attempt: float, *, count_attempt: bool = True
+    ) -> None:
+        """Keep these for another send at ``next_attempt`` (monotonic).
+
+        The attempt counted when they were taken is kept, unless ``count_attempt`` is False
+        (an outage: the server never judged them).
+        """
         entries = list(entries)
         for entry in entries:
             entry.move(MessageEvent.RETRY)
+            if not count_attempt:
+                entry.attempts = max(0, entry.attempts - 1)
         with self._lock:
             self._check_open()
             self._write(

@@ -168,7 +168,7 @@ def test_no_guarantee_gives_up_after_its_retries_and_reports(
     transport: FakeTransport,
     clock: FakeClock,
 ) -> None:
-    transport.script(503, 503, 503)
+    transport.script(500, 500, 500)
     errors = ErrorLog()
     d = make_dispatcher(base_retries=1, backoff=Backoff(base_s=1.0))
     d.offer([make_data(1, reliability=NG)], on_error=errors)
@@ -179,7 +179,7 @@ def test_no_guarantee_gives_up_after_its_retries_and_reports(
     [(messages, exc)] = errors.calls
     assert numbers(messages) == [1]
     assert isinstance(exc, TransportException)
-    assert exc.statusCode == 503
+    assert exc.statusCode == 500
     assert len(transport.history) == 2
     assert d.wait_for_empty(WAIT)
     snap = d.counters_snapshot()
@@ -191,7 +191,7 @@ def test_best_effort_gets_twice_as_many_tries(
     transport: FakeTransport,
     clock: FakeClock,
 ) -> None:
-    transport.script(*[TransportException("down")] * 10)
+    transport.script(*[TransportException("server error", statusCode=500)] * 10)
     errors = ErrorLog()
     d = make_dispatcher(base_retries=2, backoff=Backoff(base_s=1.0))
     d.offer([make_data(1)], on_error=errors)
@@ -201,6 +201,27 @@ def test_best_effort_gets_twice_as_many_tries(
         clock.advance(1.0)
     assert errors.event.wait(WAIT)
     assert len(transport.history) == 5  # 1 + 2 x 2 retries
+
+
+def test_outages_spend_no_retries(
+    make_dispatcher: Callable[..., MessageDispatcher],
+    transport: FakeTransport,
+    clock: FakeClock,
+) -> None:
+    """No answer at all, or 503: not the message's fault; even NO_GUARANTEE survives it."""
+    failures: list[object] = [TransportException("down")] * 4 + [503] * 4
+    transport.script(*failures)
+    errors = ErrorLog()
+    d = make_dispatcher(base_retries=1, backoff=Backoff(base_s=1.0, max_delay_s=1.0))
+    d.offer([make_data(1, reliability=NG)], on_error=errors)
+    for calls in range(1, len(failures) + 1):
+        assert transport.wait_for_calls(calls, WAIT)
+        clock.advance(clock.wait_for_sleeper("iotcs-send") - clock.monotonic())
+    assert d.wait_for_empty(WAIT)
+    assert errors.calls == []
+    assert len(transport.history) == len(failures) + 1
+    snap = d.counters_snapshot()
+    assert (snap.messages_failed, snap.messages_sent) == (0, 1)
 
 
 def test_guaranteed_delivery_is_retried_until_it_gets_through(
