@@ -314,6 +314,8 @@ def _parse_model(obj: object) -> DeviceModel:
     if not isinstance(obj, dict):
         raise DeviceModelError(f"a device model must be a JSON object, got {type(obj).__name__}")
     urn = _required_str(obj, "urn", "device model")
+    if not urn.startswith("urn:"):
+        raise DeviceModelError(f"device model: 'urn' {urn!r} must start with 'urn:'")
     where = f"device model {urn}"
     name = _required_str(obj, "name", where)
     description = _optional_str(obj, "description", where)

@@ -19,6 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iotcs_hw.client.device_model import (
+    DataType,
+    DeviceModelAction,
+    DeviceModelAttribute,
+    Range,
+)
+from iotcs_hw.client.device_model import DeviceModel as ClientDeviceModel
+from iotcs_hw.client.values import encode_value, validate_value
 from iotcs_hw.errors import ConfigError, DeviceModelError
 
 CAPABILITY_PREFIX = "urn:oracle:iot:dcd:capability:"
@@ -30,143 +38,63 @@ class WriteRejected(ConfigError):
 
 
 @dataclass(frozen=True)
-class Attribute:
-    """One attribute of a model: its type, optional inclusive range and whether it is writable."""
-
-    name: str
-    type: str
-    writable: bool = False
-    low: float | None = None
-    high: float | None = None
-    alias: str | None = None
-
-
-@dataclass(frozen=True)
-class Action:
-    """One action; ``arg_type`` is None for an action without argument."""
-
-    name: str
-    arg_type: str | None = None
-    low: float | None = None
-    high: float | None = None
-    alias: str | None = None
-
-
-@dataclass(frozen=True)
 class DeviceModel:
-    """A parsed device model plus the document it came from."""
+    """A device model as the server keeps it: the document it serves verbatim to devices and
+    the parsed model (the client's own :class:`~iotcs_hw.client.DeviceModel`, so the server and
+    the device judge a model and a value by the very same rules)."""
 
-    urn: str
-    name: str
-    attributes: Mapping[str, Attribute]
-    actions: Mapping[str, Action]
+    spec: ClientDeviceModel
     document: Mapping[str, Any]
-    draft: bool = False
 
-    def attribute(self, name: str) -> Attribute | None:
+    @property
+    def urn(self) -> str:
+        """The model's URN."""
+        return self.spec.getURN()
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self.spec.getName()
+
+    @property
+    def draft(self) -> bool:
+        """True for a draft model."""
+        return self.spec.isDraft()
+
+    @property
+    def attributes(self) -> dict[str, DeviceModelAttribute]:
+        """Attributes by name."""
+        return self.spec.getDeviceModelAttributes()
+
+    @property
+    def actions(self) -> dict[str, DeviceModelAction]:
+        """Actions by name."""
+        return self.spec.getDeviceModelActions()
+
+    def attribute(self, name: str) -> DeviceModelAttribute | None:
         """The attribute called ``name`` or aliased so."""
-        found = self.attributes.get(name)
-        if found is not None:
-            return found
-        return next((a for a in self.attributes.values() if a.alias == name), None)
+        return self.spec.attribute(name)
 
-    def action(self, name: str) -> Action | None:
+    def action(self, name: str) -> DeviceModelAction | None:
         """The action called ``name`` or aliased so."""
-        found = self.actions.get(name)
-        if found is not None:
-            return found
-        return next((a for a in self.actions.values() if a.alias == name), None)
+        return self.spec.action(name)
 
 
 def parse_model(doc: object, where: str = "device model") -> DeviceModel:
     """Parse one model document; :class:`DeviceModelError` names ``where`` and the bad field."""
-    if not isinstance(doc, dict):
-        raise DeviceModelError(f"{where}: must be a JSON object")
-    urn = doc.get("urn")
-    if not isinstance(urn, str) or not urn.startswith("urn:"):
-        raise DeviceModelError(f"{where}: field 'urn' must be a string starting with 'urn:'")
-    name = doc.get("name", urn)
-    if not isinstance(name, str):
-        raise DeviceModelError(f"{where}: field 'name' must be a string")
-    attributes: dict[str, Attribute] = {}
-    for i, raw in enumerate(_list(doc, "attributes", where)):
-        path = f"{where}: attributes[{i}]"
-        attr_name, kind = _name_type(raw, path, "type")
-        if attr_name in attributes:
-            raise DeviceModelError(f"{path}: duplicate attribute name {attr_name!r}")
-        low, high = _range(raw, path, kind)
-        writable = raw.get("writable", False)
-        if not isinstance(writable, bool):
-            raise DeviceModelError(f"{path}.writable: {writable!r} is not true or false")
-        attributes[attr_name] = Attribute(attr_name, kind, writable, low, high, _alias(raw, path))
-    actions: dict[str, Action] = {}
-    for i, raw in enumerate(_list(doc, "actions", where)):
-        path = f"{where}: actions[{i}]"
-        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-            raise DeviceModelError(f"{path}: needs a string 'name'")
-        action_name = raw["name"]
-        if action_name in actions:
-            raise DeviceModelError(f"{path}: duplicate action name {action_name!r}")
-        arg_type = raw.get("argType")
-        if arg_type is not None:
-            if not isinstance(arg_type, str) or arg_type.upper() not in TYPES:
-                raise DeviceModelError(f"{path}.argType: {arg_type!r} is not one of {TYPES}")
-            arg_type = arg_type.upper()
-        low, high = _range(raw, path, arg_type)
-        actions[action_name] = Action(action_name, arg_type, low, high, _alias(raw, path))
-    _list(doc, "formats", where)
-    draft = bool(doc.get("draft", False))
-    return DeviceModel(urn, name, attributes, actions, dict(doc), draft)
-
-
-def _list(doc: Mapping[str, Any], key: str, where: str) -> list[Any]:
-    value = doc.get(key, [])
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise DeviceModelError(f"{where}: field {key!r} must be a list")
-    return value
-
-
-def _name_type(raw: object, path: str, type_key: str) -> tuple[str, str]:
-    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-        raise DeviceModelError(f"{path}: needs a string 'name'")
-    kind = raw.get(type_key)
-    if not isinstance(kind, str) or kind.upper() not in TYPES:
-        raise DeviceModelError(f"{path}.{type_key}: {kind!r} is not one of {', '.join(TYPES)}")
-    return raw["name"], kind.upper()
-
-
-def _alias(raw: Mapping[str, Any], path: str) -> str | None:
-    alias = raw.get("alias")
-    if alias is not None and not isinstance(alias, str):
-        raise DeviceModelError(f"{path}.alias: must be a string")
-    return alias or None
-
-
-def _range(
-    raw: Mapping[str, Any], path: str, kind: str | None
-) -> tuple[float | None, float | None]:
-    text = raw.get("range")
-    if text in (None, ""):
-        return None, None
-    if kind not in ("NUMBER", "INTEGER"):
-        raise DeviceModelError(f"{path}.range: only NUMBER and INTEGER have a range")
     try:
-        low_text, high_text = str(text).split(",")
-        low, high = float(low_text), float(high_text)
-    except ValueError:
-        raise DeviceModelError(f"{path}.range: {text!r} is not 'low,high'") from None
-    if low > high:
-        raise DeviceModelError(f"{path}.range: {text!r} has low > high")
-    return low, high
+        spec = ClientDeviceModel.fromJson(doc)
+    except DeviceModelError as exc:
+        raise DeviceModelError(f"{where}: {exc}") from None
+    assert isinstance(doc, dict)
+    return DeviceModel(spec, dict(doc))
 
 
 def capability_model(urn: str) -> DeviceModel:
     """A stand-in for a capability model (they carry no attributes a write could target)."""
-    doc = {"urn": urn, "name": urn.rsplit(":", 1)[-1], "system": True, "draft": False}
-    doc.update({"attributes": [], "actions": [], "formats": []})
-    return DeviceModel(urn, str(doc["name"]), {}, {}, doc)
+    doc: dict[str, Any] = {"urn": urn, "name": urn.rsplit(":", 1)[-1], "system": True}
+    doc.update({"draft": False, "attributes": [], "actions": [], "formats": []})
+    return parse_model(doc, urn)
 
 
 class ModelRegistry:
@@ -242,43 +170,28 @@ def parse_datetime(value: object, what: str) -> int:
     raise WriteRejected(f"{what}: {value!r} is not a DATETIME (epoch ms or ISO-8601)")
 
 
-def check_value(
-    kind: str, value: object, what: str, low: float | None = None, high: float | None = None
-) -> object:
-    """Check ``value`` against a model type and range; return it normalised for the wire.
+@dataclass(frozen=True)
+class _Spec:
+    """What a value is checked against: a name, a type and (optionally) a range."""
 
-    DATETIME comes back as epoch ms; an integral float for INTEGER comes back as int.
-    Raises :class:`WriteRejected` with ``what``, the value and what was expected.
+    name: str
+    type: DataType
+    range: Range | None = None
+
+
+def check_value(kind: str | DataType, value: object, what: str, rng: Range | None = None) -> object:
+    """Check ``value`` against a model type and range; return it in its wire form.
+
+    The rules are the client's (:func:`iotcs_hw.client.values.validate_value`, from the wire):
+    DATETIME comes back as epoch ms (from epoch ms or ISO-8601 text), an integral float for
+    INTEGER as an int, a URI as its text.  Raises :class:`WriteRejected` naming ``what``.
     """
-    if kind in ("NUMBER", "INTEGER"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise WriteRejected(f"{what}: {value!r} is not a {kind}")
-        if not math.isfinite(value):
-            raise WriteRejected(f"{what}: {value!r} is not a finite {kind}")
-        if kind == "INTEGER":
-            if value != int(value):
-                raise WriteRejected(f"{what}: {value!r} is not a whole number (INTEGER)")
-            value = int(value)
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise WriteRejected(f"{what}: {value!r} is out of range [{_num(low)}, {_num(high)}]")
-        return value
-    if kind == "BOOLEAN":
-        if not isinstance(value, bool):
-            raise WriteRejected(f"{what}: {value!r} is not a BOOLEAN (true or false)")
-        return value
-    if kind in ("STRING", "URI"):
-        if not isinstance(value, str):
-            raise WriteRejected(f"{what}: {value!r} is not a {kind} (a JSON string)")
-        return value
-    if kind == "DATETIME":
-        return parse_datetime(value, what)
-    raise WriteRejected(f"{what}: unknown type {kind}")
-
-
-def _num(x: float | None) -> str:
-    if x is None:
-        return "-inf"
-    return str(int(x)) if x == int(x) else str(x)
+    dtype = kind if isinstance(kind, DataType) else DataType(kind)
+    try:
+        checked = validate_value(_Spec(what, dtype, rng), value, from_wire=True)
+    except ValueError as exc:
+        raise WriteRejected(str(exc)) from None
+    return encode_value(dtype, checked)
 
 
 def value_from_text(kind: str, text: str, what: str) -> object:
@@ -318,9 +231,10 @@ def check_attribute_write(
             raise WriteRejected(f"{model.urn}: no attribute {key!r} (attributes: {known})")
         if not attr.writable:
             raise WriteRejected(f"{model.urn}: attribute {attr.name!r} is not writable")
-        what = f"{model.urn} attribute {attr.name!r} ({attr.type})"
-        value = value_from_text(attr.type, raw, what) if from_text and isinstance(raw, str) else raw
-        out[attr.name] = check_value(attr.type, value, what, attr.low, attr.high)
+        what = f"{model.urn} attribute {attr.name!r} ({attr.type.value})"
+        text_kind = attr.type.value
+        value = value_from_text(text_kind, raw, what) if from_text and isinstance(raw, str) else raw
+        out[attr.name] = check_value(attr.type, value, what, attr.range)
     return out
 
 
@@ -340,13 +254,12 @@ def check_action_call(
         if value is not _NO_ARG and value is not None:
             raise WriteRejected(f"{what}: takes no argument, got {value!r}")
         return action.name, _NO_ARG
+    arg_kind = action.arg_type.value
     if value is _NO_ARG or value is None:
-        raise WriteRejected(f"{what}: needs an argument of type {action.arg_type}")
+        raise WriteRejected(f"{what}: needs an argument of type {arg_kind}")
     if from_text and isinstance(value, str):
-        value = value_from_text(action.arg_type, value, what)
-    return action.name, check_value(
-        action.arg_type, value, f"{what} ({action.arg_type})", action.low, action.high
-    )
+        value = value_from_text(arg_kind, value, what)
+    return action.name, check_value(action.arg_type, value, f"{what} ({arg_kind})", action.range)
 
 
 def no_argument() -> object:
@@ -366,6 +279,6 @@ def check_reported_data(model: DeviceModel, data: Mapping[str, object]) -> dict[
         attr = model.attribute(key)
         if attr is None:
             raise WriteRejected(f"{model.urn}: device reported unknown attribute {key!r}")
-        what = f"{model.urn} attribute {attr.name!r} ({attr.type})"
+        what = f"{model.urn} attribute {attr.name!r} ({attr.type.value})"
         out[key] = None if value is None else check_value(attr.type, value, what)
     return out

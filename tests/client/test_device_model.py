@@ -67,6 +67,7 @@ _DELETE = object()
     ("path", "value", "message"),
     [
         ("urn", _DELETE, "'urn' is required"),
+        ("urn", "greenhouse", "'urn' 'greenhouse' must start with 'urn:'"),
         ("name", "", "'name' is required"),
         ("attributes", {}, "'attributes' must be an array"),
         ("attributes.0.type", "FLOAT", "attributes[0] (temperature): type 'FLOAT' is not one of"),
@@ -96,8 +97,8 @@ def test_from_file_names_the_file(tmp_path: Path) -> None:
     path.write_text('{"urn": ')
     with pytest.raises(DeviceModelError, match=r"broken\.json: not valid JSON"):
         DeviceModel.fromFile(path)
-    path.write_text(json.dumps({"urn": "u"}))
-    with pytest.raises(DeviceModelError, match=r"broken\.json: device model u: 'name'"):
+    path.write_text(json.dumps({"urn": "urn:u"}))
+    with pytest.raises(DeviceModelError, match=r"broken\.json: device model urn:u: 'name'"):
         DeviceModel.fromFile(path)
     with pytest.raises(DeviceModelError, match="cannot read"):
         DeviceModel.fromFile(tmp_path / "missing.json")

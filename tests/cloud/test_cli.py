@@ -104,7 +104,7 @@ def test_write_prints_the_device_answer(
     # A refused write never reaches the device.
     assert main(["cloud", "write", endpoint, "setpoint=99", "--data", str(data_dir)]) == 2
     err = capsys.readouterr().err
-    assert "99.0 is out of range [5, 30]" in err
+    assert "99.0 is outside the range [5, 30]" in err
     assert "Traceback" not in err
     assert main(["cloud", "write", endpoint, "setpoint", "--data", str(data_dir)]) == 2
     assert "expected ATTRIBUTE=VALUE" in capsys.readouterr().err

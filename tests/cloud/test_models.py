@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from iotcs_hw.client import Range
 from iotcs_hw.cloud.models import (
     ModelRegistry,
     WriteRejected,
@@ -36,8 +37,9 @@ def test_directory_loads_models_and_skips_other_json() -> None:
 
 
 def test_malformed_model_file_is_named(tmp_path: Path) -> None:
-    (tmp_path / "bad.json").write_text(json.dumps({"urn": "urn:x", "attributes": [{"name": "a"}]}))
-    with pytest.raises(DeviceModelError, match=r"bad\.json: attributes\[0\]\.type: None is not"):
+    doc = {"urn": "urn:x", "name": "x", "attributes": [{"name": "a"}]}
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    with pytest.raises(DeviceModelError, match=r"bad\.json: .*attributes\[0\] \(a\): type None"):
         ModelRegistry.from_directory(tmp_path)
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(DeviceModelError, match=r"bad\.json: not readable JSON"):
@@ -49,21 +51,33 @@ def test_malformed_model_file_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ({"name": "x"}, "field 'urn' must be a string starting with 'urn:'"),
-        ({"urn": "urn:x", "attributes": {}}, "field 'attributes' must be a list"),
+        ({"name": "x"}, "'urn' is required"),
+        ({"urn": "urn:x"}, "'name' is required"),
+        ({"urn": "urn:x", "name": "x", "attributes": {}}, "'attributes' must be an array"),
         (
-            {"urn": "urn:x", "attributes": [{"name": "a", "type": "STRING", "range": "1,2"}]},
-            "only NUMBER and INTEGER have a range",
+            {
+                "urn": "urn:x",
+                "name": "x",
+                "attributes": [{"name": "a", "type": "STRING", "range": "1,2"}],
+            },
+            "range is only allowed on NUMBER or INTEGER",
         ),
         (
-            {"urn": "urn:x", "attributes": [{"name": "a", "type": "NUMBER", "range": "5,1"}]},
-            "'5,1' has low > high",
+            {
+                "urn": "urn:x",
+                "name": "x",
+                "attributes": [{"name": "a", "type": "NUMBER", "range": "5,1"}],
+            },
+            "range '5,1' needs finite low <= high",
         ),
         (
-            {"urn": "urn:x", "attributes": [{"name": "a", "type": "NUMBER"}] * 2},
-            "duplicate attribute name 'a'",
+            {"urn": "urn:x", "name": "x", "attributes": [{"name": "a", "type": "NUMBER"}] * 2},
+            "duplicate attribute name or alias 'a'",
         ),
-        ({"urn": "urn:x", "actions": [{"name": "go", "argType": "BLOB"}]}, "argType: 'BLOB'"),
+        (
+            {"urn": "urn:x", "name": "x", "actions": [{"name": "go", "argType": "BLOB"}]},
+            "argType 'BLOB'",
+        ),
     ],
 )
 def test_model_errors_name_the_field(doc: dict[str, object], message: str) -> None:
@@ -97,10 +111,10 @@ def test_range_check_accepts_exactly_the_inclusive_range(low: int, span: int, va
     high = low + span
     inside = low <= value <= high
     if inside:
-        assert check_value("NUMBER", value, "a", low, high) == value
+        assert check_value("NUMBER", value, "a", Range(low, high)) == value
     else:
-        with pytest.raises(WriteRejected, match="out of range"):
-            check_value("NUMBER", value, "a", low, high)
+        with pytest.raises(WriteRejected, match="outside the range"):
+            check_value("NUMBER", value, "a", Range(low, high))
 
 
 @given(st.floats(allow_nan=True, allow_infinity=True))

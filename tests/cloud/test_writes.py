@@ -27,13 +27,13 @@ def _delivered(device: WireDevice) -> list[dict[str, Any]]:
         ({"colour": 1}, False, "no attribute 'colour' (attributes: enabled, fanLevel"),
         ({"temperature": 20}, False, "attribute 'temperature' is not writable"),
         ({"setpoint": "warm"}, False, "'setpoint' (NUMBER): 'warm' is not a NUMBER"),
-        ({"setpoint": 31}, False, "'setpoint' (NUMBER): 31 is out of range [5, 30]"),
+        ({"setpoint": 31}, False, "'setpoint' (NUMBER): 31 is outside the range [5, 30]"),
         ({"fanLevel": 2.5}, False, "2.5 is not a whole number (INTEGER)"),
         ({"enabled": 1}, False, "1 is not a BOOLEAN"),
         ({"mode": 5}, False, "5 is not a STRING"),
-        ({"holidayUntil": "next week"}, False, "'next week' is not a DATETIME"),
+        ({"holidayUntil": "next week"}, False, "'next week' is not an ISO-8601 DATETIME"),
         ({"enabled": "maybe"}, True, "'maybe' is not a BOOLEAN"),
-        ({"setpoint": "4"}, True, "4.0 is out of range [5, 30]"),
+        ({"setpoint": "4"}, True, "4.0 is outside the range [5, 30]"),
     ],
 )
 def test_invalid_writes_are_refused_before_queueing(
@@ -68,7 +68,7 @@ def test_put_patch_action_shapes(app: AppClient, thermostat: WireDevice) -> None
         app.call_action(endpoint, "boost")
     with pytest.raises(WriteRefused, match="takes no argument"):
         app.call_action(endpoint, "reset", 1)
-    with pytest.raises(WriteRefused, match="6 is out of range"):
+    with pytest.raises(WriteRefused, match="6 is outside the range"):
         app.call_action(endpoint, "boost", 6)
     with pytest.raises(WriteRefused, match="no action 'explode'"):
         app.call_action(endpoint, "explode")
