@@ -12,6 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from iotcs_hw.client.device_model import DataType, Range
+from iotcs_hw.client.values import validate_value
+
 AttributeType = Literal["NUMBER", "INTEGER", "BOOLEAN", "STRING", "DATETIME", "URI"]
 
 
@@ -20,7 +23,7 @@ class ValueCheck:
     """What one attribute accepts: its type and optional inclusive range.
 
     >>> ValueCheck("temperature", "NUMBER", -40, 85).problem(float("nan"))
-    'temperature: NaN is not a number the attribute can hold'
+    'temperature: nan is not a finite NUMBER'
     """
 
     attribute: str
@@ -29,29 +32,15 @@ class ValueCheck:
     high: float | None = None
 
     def problem(self, value: object) -> str | None:
-        """Why ``value`` does not fit, or ``None`` when it does."""
-        name = self.attribute
-        if self.type in ("NUMBER", "INTEGER"):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                return f"{name}: {value!r} is not a number"
-            if isinstance(value, float) and math.isnan(value):
-                return f"{name}: NaN is not a number the attribute can hold"
-            if isinstance(value, float) and math.isinf(value):
-                return f"{name}: {value} is not a finite number"
-            if self.type == "INTEGER" and not float(value).is_integer():
-                return f"{name}: {value!r} is not a whole number (attribute type INTEGER)"
-            if (self.low is not None and value < self.low) or (
-                self.high is not None and value > self.high
-            ):
-                return f"{name}: {value!r} is outside the range {_fmt(self.low)}..{_fmt(self.high)}"
-            return None
-        if self.type == "BOOLEAN":
-            return None if isinstance(value, bool) else f"{name}: {value!r} is not a boolean"
-        if self.type in ("STRING", "URI"):
-            return None if isinstance(value, str) else f"{name}: {value!r} is not a string"
-        if self.type == "DATETIME":
-            ok = isinstance(value, int) and not isinstance(value, bool)
-            return None if ok else f"{name}: {value!r} is not epoch milliseconds"
+        """Why ``value`` does not fit, or ``None`` when it does.
+
+        The rules are the client's own (:func:`iotcs_hw.client.values.validate_value`), so the
+        runtime, the virtual device and the local server can never disagree on a value.
+        """
+        try:
+            validate_value(self._spec, value)
+        except ValueError as exc:
+            return str(exc)
         return None
 
     def coerce(self, value: object) -> object:
@@ -60,8 +49,18 @@ class ValueCheck:
             return int(value)
         return value
 
+    @property
+    def _spec(self) -> _Spec:
+        rng = None
+        if self.low is not None or self.high is not None:
+            low = -math.inf if self.low is None else self.low
+            high = math.inf if self.high is None else self.high
+            rng = Range(low, high)
+        return _Spec(self.attribute, DataType(self.type), rng)
 
-def _fmt(bound: float | None) -> str:
-    if bound is None:
-        return "(none)"
-    return f"{bound:g}"
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    type: DataType
+    range: Range | None

@@ -42,9 +42,9 @@ def test_cloud_write_applies_through_the_driver(fakes, clock) -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("yes", "actuator fan: fan: 'yes' is not a boolean"),
-        (1, "actuator fan: fan: 1 is not a boolean"),
-        (None, "actuator fan: fan: None is not a boolean"),
+        ("yes", "actuator fan: fan: 'yes' is not a BOOLEAN (true or false)"),
+        (1, "actuator fan: fan: 1 is not a BOOLEAN (true or false)"),
+        (None, "actuator fan: fan: value is None; a BOOLEAN is required"),
     ],
 )
 def test_wrong_type_is_refused_and_the_output_is_untouched(fakes, clock, value, message):
@@ -68,7 +68,7 @@ def test_range_and_limits_are_both_enforced(fakes, clock) -> None:
         clock=clock,
     )
     binding.apply_from_cloud(50)
-    with pytest.raises(ActuationRefused, match=r"101 is outside the range 0\.\.100"):
+    with pytest.raises(ActuationRefused, match=r"101 is outside the range \[0, 100\]"):
         binding.apply_from_cloud(101)
     with pytest.raises(ActuationRefused, match=r"90 is outside its limits 0\.\.80"):
         binding.apply_from_cloud(90)

@@ -117,8 +117,8 @@ def test_a_hung_sensor_costs_one_timeout_then_is_skipped(
     [
         (math.nan, "temperature: sensor produced nan"),
         (math.inf, "temperature: sensor produced inf"),
-        (130.0, "temperature: 130.0 is outside the range -40..85"),
-        (-41.0, "temperature: -41.0 is outside the range -40..85"),
+        (130.0, "temperature: 130.0 is outside the range [-40, 85]"),
+        (-41.0, "temperature: -41.0 is outside the range [-40, 85]"),
     ],
 )
 def test_impossible_values_are_reported_and_not_sent(fakes, clock, device, value, problem):
