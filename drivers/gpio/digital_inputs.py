@@ -46,6 +46,18 @@ def wait_first_samples(device: Any, timeout: float) -> bool:
     return bool(full.wait(timeout))
 
 
+def check_queue_len(driver: str, queue_len: int) -> None:
+    """Reject a smoothing queue length gpiozero would take and then misbehave with."""
+    if isinstance(queue_len, bool) or not isinstance(queue_len, int) or queue_len < 1:
+        raise DriverConfigError(f"{driver}: queue_len {queue_len!r} must be an integer >= 1")
+
+
+def check_threshold(driver: str, threshold: float) -> None:
+    """Reject a threshold on gpiozero's 0..1 averaged value that could never be crossed."""
+    if not 0 <= threshold <= 1:
+        raise DriverConfigError(f"{driver}: threshold {threshold!r} must be in 0..1")
+
+
 class _BinaryInput(EdgeSensor):
     """Shared body: one pin, one boolean reading named ``KEY``, edges pushed."""
 
@@ -136,9 +148,7 @@ class _BinaryInput(EdgeSensor):
         active_above = float(options.pop("active_above", 0.5))
         if quantity is not None and physics is None:
             raise DriverConfigError(f"{cls.NAME}: quantity={quantity!r} needs physics=")
-        merged = {**cls.SIM_DEFAULTS, **options}
-        if merged.get("pin_factory") is None:
-            merged["pin_factory"] = sim_pins.mock_factory()
+        merged = sim_pins.sim_options(cls.SIM_DEFAULTS, options)
         sensor = cls(**merged)
         if quantity is not None and physics is not None:
             factory = merged["pin_factory"]
@@ -283,9 +293,7 @@ class LineSensor(_BinaryInput):
 
 def _check_smoothing(driver: str, queue_len: int, sample_rate: float, threshold: float) -> None:
     """Reject smoothing options gpiozero would only half-accept."""
-    if isinstance(queue_len, bool) or not isinstance(queue_len, int) or queue_len < 1:
-        raise DriverConfigError(f"{driver}: queue_len {queue_len!r} must be an integer >= 1")
+    check_queue_len(driver, queue_len)
     if not 0 < sample_rate <= 1000:
         raise DriverConfigError(f"{driver}: sample_rate {sample_rate!r} Hz must be in (0, 1000]")
-    if not 0 <= threshold <= 1:
-        raise DriverConfigError(f"{driver}: threshold {threshold!r} must be in 0..1")
+    check_threshold(driver, threshold)
