@@ -16,7 +16,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self
 
 import gpiozero
@@ -46,10 +46,24 @@ def wait_first_samples(device: Any, timeout: float) -> bool:
     return bool(full.wait(timeout))
 
 
+def check_queue_len(driver: str, queue_len: int) -> None:
+    """Reject a smoothing queue length gpiozero would take and then misbehave with."""
+    if isinstance(queue_len, bool) or not isinstance(queue_len, int) or queue_len < 1:
+        raise DriverConfigError(f"{driver}: queue_len {queue_len!r} must be an integer >= 1")
+
+
+def check_threshold(driver: str, threshold: float) -> None:
+    """Reject a threshold on gpiozero's 0..1 averaged value that could never be crossed."""
+    if not 0 <= threshold <= 1:
+        raise DriverConfigError(f"{driver}: threshold {threshold!r} must be in 0..1")
+
+
 class _BinaryInput(EdgeSensor):
     """Shared body: one pin, one boolean reading named ``KEY``, edges pushed."""
 
     KEY: ClassVar[str] = ""
+    #: The gpiozero class that reads the pin; it decides debouncing or smoothing.
+    DEVICE: ClassVar[Callable[..., Any]]
     #: Options ``simulated()`` adds when the caller leaves them out.
     SIM_DEFAULTS: ClassVar[Mapping[str, Any]] = {"pin": "GPIO17"}
 
@@ -59,16 +73,25 @@ class _BinaryInput(EdgeSensor):
         self,
         pin: PinSpec,
         pin_factory: Any | None,
-        build: Any,
         *,
         pull_up: bool | None,
         active_state: bool | None,
+        **device_options: Any,
     ) -> None:
+        """Open ``DEVICE`` on ``pin`` with the options every input takes plus its own."""
         EdgeSensor.__init__(self)
         # The pin level that means "active", as gpiozero derives it from the two options.
         self._active_high = bool(active_state) if active_state is not None else not pull_up
         self._parts = GpioParts(self.NAME, pin_factory, {"pin": pin})
-        device = self._parts.open(lambda: build(self._parts.pins["pin"], self._parts.factory))
+        device = self._parts.open(
+            lambda: self.DEVICE(
+                self._parts.pins["pin"],
+                pull_up=pull_up,
+                active_state=active_state,
+                pin_factory=self._parts.factory,
+                **device_options,
+            )
+        )
         device.when_activated = self._on_activated
         device.when_deactivated = self._on_deactivated
         self._sync: Any = None
@@ -125,9 +148,7 @@ class _BinaryInput(EdgeSensor):
         active_above = float(options.pop("active_above", 0.5))
         if quantity is not None and physics is None:
             raise DriverConfigError(f"{cls.NAME}: quantity={quantity!r} needs physics=")
-        merged = {**cls.SIM_DEFAULTS, **options}
-        if merged.get("pin_factory") is None:
-            merged["pin_factory"] = sim_pins.mock_factory()
+        merged = sim_pins.sim_options(cls.SIM_DEFAULTS, options)
         sensor = cls(**merged)
         if quantity is not None and physics is not None:
             factory = merged["pin_factory"]
@@ -153,6 +174,7 @@ class DigitalInput(_BinaryInput):
 
     NAME = "digital_input"
     KEY = "active"
+    DEVICE = gpiozero.DigitalInputDevice
     QUANTITIES: ClassVar[Mapping[str, Quantity]] = {
         "active": Quantity(bool, "", "True while the input is at its active level")
     }
@@ -167,17 +189,7 @@ class DigitalInput(_BinaryInput):
         pin_factory: Any | None = None,
     ) -> None:
         self._start(
-            pin,
-            pin_factory,
-            lambda name, factory: gpiozero.DigitalInputDevice(
-                name,
-                pull_up=pull_up,
-                active_state=active_state,
-                bounce_time=bounce_time,
-                pin_factory=factory,
-            ),
-            pull_up=pull_up,
-            active_state=active_state,
+            pin, pin_factory, pull_up=pull_up, active_state=active_state, bounce_time=bounce_time
         )
 
 
@@ -186,6 +198,7 @@ class Button(_BinaryInput):
 
     NAME = "button"
     KEY = "pressed"
+    DEVICE = gpiozero.Button
     QUANTITIES: ClassVar[Mapping[str, Quantity]] = {
         "pressed": Quantity(bool, "", "True while the button is held down")
     }
@@ -200,17 +213,7 @@ class Button(_BinaryInput):
         pin_factory: Any | None = None,
     ) -> None:
         self._start(
-            pin,
-            pin_factory,
-            lambda name, factory: gpiozero.Button(
-                name,
-                pull_up=pull_up,
-                active_state=active_state,
-                bounce_time=bounce_time,
-                pin_factory=factory,
-            ),
-            pull_up=pull_up,
-            active_state=active_state,
+            pin, pin_factory, pull_up=pull_up, active_state=active_state, bounce_time=bounce_time
         )
 
 
@@ -223,6 +226,7 @@ class MotionSensor(_BinaryInput):
 
     NAME = "motion_sensor"
     KEY = "motion"
+    DEVICE = gpiozero.MotionSensor
     QUANTITIES: ClassVar[Mapping[str, Quantity]] = {
         "motion": Quantity(bool, "", "True while motion is detected")
     }
@@ -242,17 +246,11 @@ class MotionSensor(_BinaryInput):
         self._start(
             pin,
             pin_factory,
-            lambda name, factory: gpiozero.MotionSensor(
-                name,
-                pull_up=pull_up,
-                active_state=active_state,
-                queue_len=queue_len,
-                sample_rate=sample_rate,
-                threshold=threshold,
-                pin_factory=factory,
-            ),
             pull_up=pull_up,
             active_state=active_state,
+            queue_len=queue_len,
+            sample_rate=sample_rate,
+            threshold=threshold,
         )
 
 
@@ -261,6 +259,7 @@ class LineSensor(_BinaryInput):
 
     NAME = "line_sensor"
     KEY = "line"
+    DEVICE = gpiozero.LineSensor
     QUANTITIES: ClassVar[Mapping[str, Quantity]] = {
         "line": Quantity(bool, "", "True while a dark line is under the sensor")
     }
@@ -280,17 +279,11 @@ class LineSensor(_BinaryInput):
         self._start(
             pin,
             pin_factory,
-            lambda name, factory: gpiozero.LineSensor(
-                name,
-                pull_up=pull_up,
-                active_state=active_state,
-                queue_len=queue_len,
-                sample_rate=sample_rate,
-                threshold=threshold,
-                pin_factory=factory,
-            ),
             pull_up=pull_up,
             active_state=active_state,
+            queue_len=queue_len,
+            sample_rate=sample_rate,
+            threshold=threshold,
         )
 
     def _level(self, active: bool) -> bool:
@@ -300,9 +293,7 @@ class LineSensor(_BinaryInput):
 
 def _check_smoothing(driver: str, queue_len: int, sample_rate: float, threshold: float) -> None:
     """Reject smoothing options gpiozero would only half-accept."""
-    if isinstance(queue_len, bool) or not isinstance(queue_len, int) or queue_len < 1:
-        raise DriverConfigError(f"{driver}: queue_len {queue_len!r} must be an integer >= 1")
+    check_queue_len(driver, queue_len)
     if not 0 < sample_rate <= 1000:
         raise DriverConfigError(f"{driver}: sample_rate {sample_rate!r} Hz must be in (0, 1000]")
-    if not 0 <= threshold <= 1:
-        raise DriverConfigError(f"{driver}: threshold {threshold!r} must be in 0..1")
+    check_threshold(driver, threshold)

@@ -30,11 +30,23 @@ from drivers.gpio.values import on_off
 
 
 class _OnOffOutput(GpioActuator):
-    """One pin, on or off."""
+    """One pin, on or off, off from the moment it opens."""
 
-    def _open(self, pin: PinSpec, pin_factory: Any | None, build: Callable[..., Any]) -> None:
+    #: The gpiozero class that drives the pin (they differ only in name and ``repr``).
+    DEVICE: ClassVar[Callable[..., Any]] = gpiozero.DigitalOutputDevice
+
+    def __init__(
+        self, pin: PinSpec, *, active_high: bool = True, pin_factory: Any | None = None
+    ) -> None:
         self._parts = GpioParts(self.NAME, pin_factory, {"pin": pin})
-        self._parts.open(lambda: build(self._parts.pins["pin"], self._parts.factory))
+        self._parts.open(
+            lambda: self.DEVICE(
+                self._parts.pins["pin"],
+                active_high=active_high,
+                initial_value=False,
+                pin_factory=self._parts.factory,
+            )
+        )
 
     def _validate(self, value: ReadingValue) -> ReadingValue:
         return on_off(self.where, value)
@@ -59,17 +71,6 @@ class DigitalOutput(_OnOffOutput):
 
     NAME = "digital_output"
 
-    def __init__(
-        self, pin: PinSpec, *, active_high: bool = True, pin_factory: Any | None = None
-    ) -> None:
-        self._open(
-            pin,
-            pin_factory,
-            lambda name, factory: gpiozero.DigitalOutputDevice(
-                name, active_high=active_high, initial_value=False, pin_factory=factory
-            ),
-        )
-
 
 class Relay(_OnOffOutput):
     """A relay module; ``active_high`` is required because boards differ and guessing wrong
@@ -86,44 +87,18 @@ class Relay(_OnOffOutput):
                 f"{self.NAME} on pin {pin!r}: say active_high: true or false (most relay "
                 "modules with an opto-isolator close when the pin is low: active_high: false)"
             )
-        self._open(
-            pin,
-            pin_factory,
-            lambda name, factory: gpiozero.DigitalOutputDevice(
-                name, active_high=active_high, initial_value=False, pin_factory=factory
-            ),
-        )
+        super().__init__(pin, active_high=active_high, pin_factory=pin_factory)
 
 
 class Led(_OnOffOutput):
     """An LED through a resistor, on or off (see ``pwm_led`` for brightness)."""
 
     NAME = "led"
-
-    def __init__(
-        self, pin: PinSpec, *, active_high: bool = True, pin_factory: Any | None = None
-    ) -> None:
-        self._open(
-            pin,
-            pin_factory,
-            lambda name, factory: gpiozero.LED(
-                name, active_high=active_high, initial_value=False, pin_factory=factory
-            ),
-        )
+    DEVICE = gpiozero.LED
 
 
 class Buzzer(_OnOffOutput):
     """An *active* buzzer (it has its own oscillator: on = sound)."""
 
     NAME = "buzzer"
-
-    def __init__(
-        self, pin: PinSpec, *, active_high: bool = True, pin_factory: Any | None = None
-    ) -> None:
-        self._open(
-            pin,
-            pin_factory,
-            lambda name, factory: gpiozero.Buzzer(
-                name, active_high=active_high, initial_value=False, pin_factory=factory
-            ),
-        )
+    DEVICE = gpiozero.Buzzer

@@ -22,7 +22,7 @@ import gpiozero
 from drivers.base import EdgeSensor, Quantity, Reading
 from drivers.errors import DriverConfigError, HardwareTimeout
 from drivers.gpio.device import GpioParts
-from drivers.gpio.digital_inputs import wait_first_samples
+from drivers.gpio.digital_inputs import check_queue_len, wait_first_samples
 from drivers.gpio.pin_factory import PinSpec, gpio_pin_name
 from drivers.sim import pins as sim_pins
 from drivers.sim.physics import FixedValues, PhysicalSource
@@ -75,8 +75,7 @@ class DistanceSensor(EdgeSensor):
                 f"{self.NAME}: threshold_distance {threshold_distance!r} m must be in "
                 f"(0, max_distance={max_distance}]"
             )
-        if isinstance(queue_len, bool) or not isinstance(queue_len, int) or queue_len < 1:
-            raise DriverConfigError(f"{self.NAME}: queue_len {queue_len!r} must be an integer >= 1")
+        check_queue_len(self.NAME, queue_len)
         EdgeSensor.__init__(self)
         self._stale_after_s = float(stale_after_s)
         self._first_timeout = queue_len * (_PING_PERIOD_S + 0.1) + 2.0
@@ -129,9 +128,7 @@ class DistanceSensor(EdgeSensor):
     def simulated(cls, *, physics: PhysicalSource | None = None, **options: Any) -> Self:
         """Trigger on an :class:`~drivers.sim.pins.EchoTriggerPin` echoing ``distance``."""
         quantity = options.pop("quantity", "distance")
-        merged = {**cls.SIM_DEFAULTS, **options}
-        if merged.get("pin_factory") is None:
-            merged["pin_factory"] = sim_pins.mock_factory()
+        merged = sim_pins.sim_options(cls.SIM_DEFAULTS, options)
         factory = merged["pin_factory"]
         source = physics if physics is not None else FixedValues()
         echo = factory.pin(gpio_pin_name(factory, merged["echo"], driver=cls.NAME, role="echo"))

@@ -18,7 +18,11 @@ import gpiozero
 from drivers.base import EdgeSensor, Quantity, Reading
 from drivers.errors import DriverConfigError, HardwareTimeout
 from drivers.gpio.device import GpioParts
-from drivers.gpio.digital_inputs import wait_first_samples
+from drivers.gpio.digital_inputs import (
+    check_queue_len,
+    check_threshold,
+    wait_first_samples,
+)
 from drivers.gpio.pin_factory import PinSpec
 from drivers.sim import pins as sim_pins
 from drivers.sim.physics import FixedValues, PhysicalSource
@@ -46,14 +50,12 @@ class LightSensor(EdgeSensor):
         threshold: float = 0.1,
         pin_factory: Any | None = None,
     ) -> None:
-        if isinstance(queue_len, bool) or not isinstance(queue_len, int) or queue_len < 1:
-            raise DriverConfigError(f"{self.NAME}: queue_len {queue_len!r} must be an integer >= 1")
+        check_queue_len(self.NAME, queue_len)
         if not 0 < charge_time_limit <= 1:
             raise DriverConfigError(
                 f"{self.NAME}: charge_time_limit {charge_time_limit!r} s must be in (0, 1]"
             )
-        if not 0 <= threshold <= 1:
-            raise DriverConfigError(f"{self.NAME}: threshold {threshold!r} must be in 0..1")
+        check_threshold(self.NAME, threshold)
         EdgeSensor.__init__(self)
         self._first_timeout = queue_len * (_DRAIN_S + charge_time_limit) + 2.0
         self._parts = GpioParts(self.NAME, pin_factory, {"pin": pin})
@@ -104,9 +106,7 @@ class LightSensor(EdgeSensor):
             for key in ("r10_ohm", "gamma", "capacitance_f", "threshold_ratio", "quantity")
             if key in options
         }
-        merged = {**cls.SIM_DEFAULTS, **options}
-        if merged.get("pin_factory") is None:
-            merged["pin_factory"] = sim_pins.mock_factory()
+        merged = sim_pins.sim_options(cls.SIM_DEFAULTS, options)
         source = physics if physics is not None else FixedValues()
         sim_pins.ensure_pin(
             merged["pin_factory"],

@@ -89,9 +89,7 @@ class GpioActuator(Actuator):
         PWM outputs get ``MockPWMPin`` pins.  ``physics`` is unused: outputs change the
         environment through its couplings (``drivers.sim.environment``), not the reverse.
         """
-        merged = {**cls.SIM_DEFAULTS, **options}
-        if merged.get("pin_factory") is None:
-            merged["pin_factory"] = sim_pins.mock_factory()
+        merged = sim_pins.sim_options(cls.SIM_DEFAULTS, options)
         if merged.get("pwm", True):
             for option in cls.PWM_PINS:
                 if merged.get(option) is not None:

@@ -33,21 +33,24 @@ class ChipState:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
-def _table(bus: I2CBus) -> tuple[dict[Any, ChipState], Any]:
+def _slot(bus: I2CBus, address: int) -> tuple[dict[Any, ChipState], Any]:
+    """The table that holds the state of the chip at ``address`` on ``bus``, and its key there.
+
+    Call with ``_lock`` held.
+    """
     smbus = bus.smbus
     if type(smbus).__module__.split(".")[0] == "smbus2":
-        return _real, bus.bus_id
+        return _real, (bus.bus_id, address)
     table = _other.get(smbus)
     if table is None:
         table = _other[smbus] = {}
-    return table, None
+    return table, address
 
 
 def acquire(bus: I2CBus, address: int) -> ChipState:
     """Register one more user of the chip and return the shared state."""
     with _lock:
-        table, prefix = _table(bus)
-        key = (prefix, address) if prefix is not None else address
+        table, key = _slot(bus, address)
         state = table.get(key)
         if state is None:
             state = table[key] = ChipState()
@@ -58,8 +61,7 @@ def acquire(bus: I2CBus, address: int) -> ChipState:
 def release(bus: I2CBus, address: int) -> None:
     """One user fewer; the state is forgotten with the last one."""
     with _lock:
-        table, prefix = _table(bus)
-        key = (prefix, address) if prefix is not None else address
+        table, key = _slot(bus, address)
         state = table.get(key)
         if state is None:
             return

@@ -1,7 +1,8 @@
 """Mock pins for tests and ``--simulate``: gpiozero's ``MockFactory`` plus what it lacks.
 
 * :func:`mock_factory` makes a factory (plain ``MockPin`` by default; drivers that need PWM
-  or a charging/trigger pin create theirs with :func:`ensure_pin` before opening).
+  or a charging/trigger pin create theirs with :func:`ensure_pin` before opening);
+  :func:`sim_options` gives a driver's ``simulated()`` its options and a factory.
 * :func:`drive_high`/:func:`drive_low`/:func:`drive` set an *input* the way a wire would;
   callbacks fire synchronously in the calling thread, as with the real edge thread.
 * :func:`pin_state` and :func:`pin_history` read an output; compare the *complete* history
@@ -18,7 +19,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import gpiozero
@@ -131,6 +132,18 @@ class SimPinFactory(MockFactory):  # type: ignore[misc]
 def mock_factory(*, revision: str = "a02082", pin_class: type[MockPin] = MockPin) -> MockFactory:
     """A fresh :class:`SimPinFactory` (Pi 3B board by default; ``d04170`` is a Pi 5)."""
     return SimPinFactory(revision=revision, pin_class=pin_class)
+
+
+def sim_options(defaults: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """A driver's ``simulated()`` options: ``options`` over ``defaults``, and a fresh factory.
+
+    ``pin_factory=`` in ``options`` (not None) is kept, so several simulated drivers can share
+    one factory; otherwise each gets its own, so two simulations never fight over a pin.
+    """
+    merged = {**defaults, **options}
+    if merged.get("pin_factory") is None:
+        merged["pin_factory"] = mock_factory()
+    return merged
 
 
 def pin(factory: MockFactory, name: int | str) -> MockPin:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from iotcs_hw.cloud.http_util import context, has_admin_token, read_json
 from iotcs_hw.cloud.models import WriteRejected
 from iotcs_hw.cloud.pending import response_view
 from iotcs_hw.cloud.provisioning import provisioning_file
+from iotcs_hw.cloud.records import RequestRecord
 from iotcs_hw.cloud.storage import DeviceRecord, RequestState
 from iotcs_hw.cloud.writes import call_action, raw_request, write_attributes
 from iotcs_hw.errors import ConfigError
@@ -189,16 +191,7 @@ async def provision(request: web.Request) -> web.Response:
     if not isinstance(password, str) or not password:
         raise ApiError(400, "field 'password' must be a non-empty string")
     server_uri = _optional_str(body, "serverUri") or f"https://{request.host}"
-    connected = body.get("connectedDevices")
-    if connected is None:
-        connected = (device.metadata or {}).get("connectedDevices", [])
-    if not isinstance(connected, list) or not all(isinstance(c, str) for c in connected):
-        raise ApiError(400, "connectedDevices must be a list of device ids")
-    try:
-        data = provisioning_file(ctx, device, server_uri, password, connected)
-    except (ConfigError, ValueError) as exc:
-        raise ApiError(400, str(exc)) from None
-    return web.Response(body=data, content_type="application/octet-stream")
+    return _provisioning_answer(ctx, device, body, server_uri, password)
 
 
 async def provisioner_device(request: web.Request) -> web.Response:
@@ -221,13 +214,25 @@ async def provisioner_device(request: web.Request) -> web.Response:
     device = ctx.store.device(ident)
     if device is None:
         raise ApiError(404, f"no device with activation id {ident!r}")
+    return _provisioning_answer(ctx, device, body, f"https://{request.host}", passphrase)
+
+
+def _provisioning_answer(
+    ctx: CloudContext, device: DeviceRecord, body: dict[str, Any], server_uri: str, password: str
+) -> web.Response:
+    """The unified provisioning file for ``device``, encrypted with ``password``.
+
+    Both provisioning routes (ours and the IoTCS REST form) take ``connectedDevices`` from the
+    body and fall back to the devices registered with ``device``, so one store never differs
+    by the route that produced it.
+    """
     connected = body.get("connectedDevices")
     if connected is None:
         connected = (device.metadata or {}).get("connectedDevices", [])
     if not isinstance(connected, list) or not all(isinstance(c, str) for c in connected):
         raise ApiError(400, "connectedDevices must be a list of device ids")
     try:
-        data = provisioning_file(ctx, device, f"https://{request.host}", passphrase, connected)
+        data = provisioning_file(ctx, device, server_uri, password, connected)
     except (ConfigError, ValueError) as exc:
         raise ApiError(400, str(exc)) from None
     return web.Response(body=data, content_type="application/octet-stream")
@@ -244,37 +249,55 @@ async def write(request: web.Request) -> web.Response:
     values = body.get("attributes")
     if not isinstance(values, dict) or not values:
         raise ApiError(400, "field 'attributes' must be a non-empty object of name: value")
-    try:
-        record = write_attributes(
+    return _queued(
+        lambda: write_attributes(
             ctx,
             request.match_info["endpoint"],
             values,
             urn=_optional_str(body, "urn"),
             from_text=bool(body.get("text", False)),
         )
-    except WriteRejected as exc:
-        raise ApiError(400, str(exc)) from None
-    return json_response(response_view(record), status=201)
+    )
 
 
 async def action(request: web.Request) -> web.Response:
     """``{"value"?: arg, "urn"?: str, "text"?: bool}``: POST an action."""
     check_admin(request)
-    ctx = context(request)
     body = _object(await read_json(request, _LIMIT, empty={}), "action call")
+    return _queue_action(
+        request, body, urn=_optional_str(body, "urn"), from_text=bool(body.get("text", False))
+    )
+
+
+def _queued(queue: Callable[[], RequestRecord]) -> web.Response:
+    """Run ``queue`` (which checks and stores a REQUEST) and answer 201 with the request's view.
+
+    Every route that sends a device a REQUEST ends here, so a refusal by the device model
+    (:class:`WriteRejected`) is the caller's 400 whichever route was used.
+    """
     try:
-        record = call_action(
+        record = queue()
+    except WriteRejected as exc:
+        raise ApiError(400, str(exc)) from None
+    return json_response(response_view(record), status=201)
+
+
+def _queue_action(
+    request: web.Request, body: dict[str, Any], *, urn: str | None, from_text: bool = False
+) -> web.Response:
+    """Queue the action named in the path with the body's ``value`` (absent: no argument)."""
+    ctx = context(request)
+    return _queued(
+        lambda: call_action(
             ctx,
             request.match_info["endpoint"],
             request.match_info["name"],
             body.get("value"),
             has_value="value" in body,
-            urn=_optional_str(body, "urn"),
-            from_text=bool(body.get("text", False)),
+            urn=urn,
+            from_text=from_text,
         )
-    except WriteRejected as exc:
-        raise ApiError(400, str(exc)) from None
-    return json_response(response_view(record), status=201)
+    )
 
 
 def _method(request: web.Request) -> str:
@@ -305,32 +328,18 @@ async def model_write(request: web.Request) -> web.Response:
                 "X-HTTP-Method-Override: PATCH",
             )
         values = body
-    try:
-        record = write_attributes(
+    return _queued(
+        lambda: write_attributes(
             ctx, request.match_info["endpoint"], values, urn=request.match_info["urn"]
         )
-    except WriteRejected as exc:
-        raise ApiError(400, str(exc)) from None
-    return json_response(response_view(record), status=201)
+    )
 
 
 async def model_action(request: web.Request) -> web.Response:
     """``POST .../deviceModels/{urn}/actions/{name}`` with ``{"value": arg}`` or ``{}``."""
     check_admin(request)
-    ctx = context(request)
     body = _object(await read_json(request, _LIMIT, empty={}), "action call")
-    try:
-        record = call_action(
-            ctx,
-            request.match_info["endpoint"],
-            request.match_info["name"],
-            body.get("value"),
-            has_value="value" in body,
-            urn=request.match_info["urn"],
-        )
-    except WriteRejected as exc:
-        raise ApiError(400, str(exc)) from None
-    return json_response(response_view(record), status=201)
+    return _queue_action(request, body, urn=request.match_info["urn"])
 
 
 async def raw(request: web.Request) -> web.Response:
@@ -346,13 +355,11 @@ async def raw(request: web.Request) -> web.Response:
         isinstance(v, list) and all(isinstance(x, str) for x in v) for v in headers.values()
     ):
         raise ApiError(400, "field 'headers' must map names to lists of strings")
-    try:
-        record = raw_request(
+    return _queued(
+        lambda: raw_request(
             ctx, request.match_info["endpoint"], method, url, body=body.get("body"), headers=headers
         )
-    except WriteRejected as exc:
-        raise ApiError(400, str(exc)) from None
-    return json_response(response_view(record), status=201)
+    )
 
 
 async def get_request(request: web.Request) -> web.Response:

@@ -24,7 +24,7 @@ from iotcs_hw.cloud.http_util import (
     read_body,
     read_json,
 )
-from iotcs_hw.cloud.models import CAPABILITY_PREFIX, parse_model
+from iotcs_hw.cloud.models import CAPABILITY_PREFIX, DeviceModel, parse_model
 from iotcs_hw.cloud.storage import DeviceRecord
 from iotcs_hw.cloud.support import ms
 from iotcs_hw.errors import DeviceModelError
@@ -252,12 +252,7 @@ async def activation_indirect(request: web.Request) -> web.Response:
 
 async def get_model(request: web.Request) -> web.Response:
     """``GET /iot/api/v2/deviceModels/{urn}`` (``expand`` ignored); any live token."""
-    ctx = context(request)
-    _model_reader(request)
-    urn = request.match_info["urn"]
-    model = ctx.registry.get(urn)
-    if model is None:
-        raise ApiError(404, f"no device model {urn!r}")
+    model = _model_in_path(request)
     doc = dict(model.document)
     doc.setdefault("urn", model.urn)
     doc.setdefault("formats", [])
@@ -266,12 +261,7 @@ async def get_model(request: web.Request) -> web.Response:
 
 async def get_model_formats(request: web.Request) -> web.Response:
     """``GET /iot/api/v2/deviceModels/{urn}/formats``."""
-    ctx = context(request)
-    _model_reader(request)
-    urn = request.match_info["urn"]
-    model = ctx.registry.get(urn)
-    if model is None:
-        raise ApiError(404, f"no device model {urn!r}")
+    model = _model_in_path(request)
     formats = model.document.get("formats") or []
     return json_response({"items": formats, "count": len(formats)})
 
@@ -286,6 +276,20 @@ def _model_reader(request: web.Request) -> None:
     if has_admin_token(request):
         return
     bearer(request, scope=None)
+
+
+def _model_in_path(request: web.Request) -> DeviceModel:
+    """The model named by ``{urn}``, for any live token; 404 (after the token check) if unknown.
+
+    The token is checked first so that an unauthenticated caller learns nothing about which
+    models exist.
+    """
+    _model_reader(request)
+    urn = request.match_info["urn"]
+    model = context(request).registry.get(urn)
+    if model is None:
+        raise ApiError(404, f"no device model {urn!r}")
+    return model
 
 
 async def post_model(request: web.Request) -> web.Response:

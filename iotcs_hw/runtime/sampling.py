@@ -392,14 +392,8 @@ class SamplingEngine:
                         self._reject(channel, f"{feed.attribute}: filter failed: {exc}")
                         rejected.append(feed.attribute)
                         continue
-                if value is None:
-                    continue
-                refusal = feed.check.problem(value)
-                if refusal is not None:
-                    self._reject(channel, refusal)
-                    rejected.append(feed.attribute)
-                    continue
-                values[feed.attribute] = feed.check.coerce(value)
+                if value is not None:
+                    self._accept(channel, feed, value, values, rejected)
         return values, rejected
 
     def _poll_feeds(
@@ -415,14 +409,28 @@ class SamplingEngine:
                 except Exception:
                     log.exception("timed filters of %s.%s raised", channel.name, feed.attribute)
                     continue
-                if value is None:
-                    continue
-                refusal = feed.check.problem(value)
-                if refusal is not None:
-                    self._reject(channel, refusal)
-                    rejected.append(feed.attribute)
-                    continue
-                values[feed.attribute] = feed.check.coerce(value)
+                if value is not None:
+                    self._accept(channel, feed, value, values, rejected)
+
+    def _accept(
+        self,
+        channel: SensorChannel,
+        feed: AttributeFeed,
+        value: ReadingValue,
+        values: dict[str, object],
+        rejected: list[str],
+    ) -> None:
+        """Keep ``value`` for ``feed``'s attribute if the attribute's check allows it.
+
+        Sampled values and values released later by timed filters are checked alike, so a
+        filter can never send what the device model would refuse.
+        """
+        refusal = feed.check.problem(value)
+        if refusal is not None:
+            self._reject(channel, refusal)
+            rejected.append(feed.attribute)
+            return
+        values[feed.attribute] = feed.check.coerce(value)
 
     def _reject(self, channel: SensorChannel, problem: str) -> None:
         channel.sensor.status.count("values_rejected")

@@ -8,7 +8,6 @@ assertions and activation bodies come from the shared :mod:`iotcs_hw.protocol` p
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from iotcs_hw.cloud.app_client import AppClient
 from iotcs_hw.cloud.runner import LocalCloud
-from iotcs_hw.cloud.tls import CA_CERT, CA_KEY, HOST_CERT, HOST_KEY, ensure_tls
 from iotcs_hw.protocol.activation import DirectActivationRequest
 from iotcs_hw.protocol.jwt import (
     build_hs256_assertion,
@@ -34,27 +32,15 @@ ACTIVATION_SCOPE = "oracle/iot/activation"
 
 
 @pytest.fixture(scope="session")
-def tls_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """CA and host certificate made once per session (RSA key generation is the slow part)."""
-    path = tmp_path_factory.mktemp("tls")
-    ensure_tls(path, ("127.0.0.1",))  # the hosts LocalCloud asks for: no reissue per test
-    return path
-
-
-@pytest.fixture(scope="session")
 def device_key() -> rsa.RSAPrivateKey:
     """One 1024-bit device key for every activation (the size is the device's choice)."""
     return rsa.generate_private_key(public_exponent=65537, key_size=1024)
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, tls_template: Path) -> Path:
-    """A fresh server data directory holding the session's TLS material."""
-    path = tmp_path / "cloud"
-    path.mkdir()
-    for name in (CA_CERT, CA_KEY, HOST_CERT, HOST_KEY):
-        shutil.copy2(tls_template / name, path / name)
-    return path
+def data_dir(cloud_dir: Path) -> Path:
+    """The server data directory (``tests/conftest.py``), named as the server's ``--data``."""
+    return cloud_dir
 
 
 @pytest.fixture

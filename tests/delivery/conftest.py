@@ -1,4 +1,7 @@
-"""Fixtures for the delivery tests: an outbox in tmp_path, a fake clock and a fake transport."""
+"""Fixtures for the delivery tests: an outbox in tmp_path, a fake clock and a fake transport.
+
+The local server's data directory (``cloud_dir``) comes from ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -86,28 +89,4 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     path = tmp_path_factory.mktemp("models")
     (path / "thermometer.json").write_text(json.dumps(THERMO_MODEL))
-    return path
-
-
-@pytest.fixture(scope="session")
-def tls_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The server's CA and host certificate, made once per session (key generation is slow)."""
-    from iotcs_hw.cloud.tls import ensure_tls
-
-    path = tmp_path_factory.mktemp("tls")
-    ensure_tls(path)
-    return path
-
-
-@pytest.fixture
-def cloud_dir(tmp_path: Path, tls_template: Path) -> Path:
-    """A fresh server data directory holding the session's TLS material."""
-    import shutil
-
-    from iotcs_hw.cloud.tls import CA_CERT, CA_KEY, HOST_CERT, HOST_KEY
-
-    path = tmp_path / "cloud"
-    path.mkdir()
-    for name in (CA_CERT, CA_KEY, HOST_CERT, HOST_KEY):
-        shutil.copy2(tls_template / name, path / name)
     return path

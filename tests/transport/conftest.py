@@ -48,30 +48,6 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def tls_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The server's CA and host certificate, made once (key generation is the slow part)."""
-    from iotcs_hw.cloud.tls import ensure_tls
-
-    path = tmp_path_factory.mktemp("tls")
-    ensure_tls(path)
-    return path
-
-
-@pytest.fixture
-def cloud_dir(tmp_path: Path, tls_template: Path) -> Path:
-    """A fresh server data directory holding the session's TLS material."""
-    import shutil
-
-    from iotcs_hw.cloud.tls import CA_CERT, CA_KEY, HOST_CERT, HOST_KEY
-
-    path = tmp_path / "cloud"
-    path.mkdir()
-    for name in (CA_CERT, CA_KEY, HOST_CERT, HOST_KEY):
-        shutil.copy2(tls_template / name, path / name)
-    return path
-
-
 @pytest.fixture
 def cloud(cloud_dir: Path, models_dir: Path) -> Iterator[Any]:
     """The local IoTCS-compatible server on 127.0.0.1 (real HTTPS), small activation keys."""
