@@ -142,7 +142,7 @@ class OfferJournal:
 
     # -- appending and clearing --------------------------------------------------------------
 
-    def append(self, rows: Sequence[JournalRow], *, fsync: bool = False) -> None:
+    def append(self, rows: Sequence[JournalRow]) -> None:
         """Write ``rows`` as one record with one ``write()``; durable against SIGKILL on return.
 
         On a short write or an error the file is cut back to its previous length and
@@ -162,8 +162,6 @@ class OfferJournal:
             written = os.write(self._fd, record)
             if written != len(record):
                 raise OSError(f"short write ({written} of {len(record)} bytes)")
-            if fsync:
-                os.fsync(self._fd)
         except OSError as exc:
             self._cut_back()
             raise JournalError(f"{self.path}: cannot write the outbox journal: {exc}") from exc
