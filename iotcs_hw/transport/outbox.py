@@ -477,8 +477,9 @@ class Outbox:
     def take(self, now: float, max_count: int, max_bytes: int) -> list[OutboxEntry]:
         """Take the next batch to send: due rows, HIGHEST first, then eventTime, then age.
 
-        At least one row (if any is due) even when it alone exceeds ``max_bytes``.  The rows
-        become INFLIGHT until :meth:`ack`, :meth:`retry`, :meth:`fail` or :meth:`release`.
+        Journaled offers are folded into the table first, so they sort with the rest.  At least
+        one row (if any is due) even when it alone exceeds ``max_bytes``.  The rows become
+        INFLIGHT until :meth:`ack`, :meth:`retry`, :meth:`fail` or :meth:`release`.
         """
         with self._lock:
             self._check_open()
