@@ -1,7 +1,9 @@
 """The production :class:`~iotcs_hw.messaging.MessageSink`: durable outbox, sender, receiver.
 
-``offer()`` writes the messages to the :class:`~iotcs_hw.transport.outbox.Outbox` (committed
-before it returns) and wakes the sender.  Two named daemon threads do the rest:
+``offer()`` writes the messages to the :class:`~iotcs_hw.transport.outbox.Outbox` (durable
+before it returns: appended to its offer journal, or committed with ``synchronous="FULL"``) and
+wakes the sender, whose ``take()`` folds the journal into SQLite before it selects a batch.
+Two named daemon threads do the rest:
 
 * ``iotcs-send`` takes batches (up to ``max_batch_messages`` and ``max_batch_bytes``) in send
   order (RESPONSE, then HIGHEST..LOWEST, then eventTime, then age), POSTs them through the
@@ -246,7 +248,7 @@ class MessageDispatcher:
     def offer(
         self, messages: Sequence[Message], on_error: DeliveryErrorHandler | None = None
     ) -> None:
-        """Queue ``messages`` durably; returns once they are committed to the outbox.
+        """Queue ``messages`` durably; returns once the outbox holds them (SIGKILL-safe).
 
         Raises :class:`QueueFullError` when the overflow policy refuses them (none queued),
         :class:`~iotcs_hw.errors.MessageFormatError` for a message above the size bound and
